@@ -1,0 +1,306 @@
+#include "app/app.h"
+
+#include <signal.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/build_info.h"
+#include "common/json.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "config/runtime_config.h"
+#include "server/grpc/grpc_server.h"
+#include "server/http/server.h"
+
+namespace norn::app {
+
+using http::HttpRequest;
+using http::HttpResponse;
+using http::Method;
+
+// The HTTP and gRPC servers as one module: every other module depends on it, so it starts
+// first (routes are all registered by then) and stops last (in-flight requests finish).
+class App::ServerService : public Service {
+ public:
+  ServerService(const config::ServerConfig& cfg)
+      : grace_(cfg.graceful_shutdown_timeout),
+        http_(HttpOptions(cfg), metrics::Registry::Default()),
+        grpc_(GrpcOptions(cfg)) {}
+
+  http::HttpServer& http() { return http_; }
+  grpcserver::GrpcServer& grpc() { return grpc_; }
+
+  absl::Status Start() override {
+    RETURN_IF_ERROR(http_.Start());
+    absl::Status st = grpc_.Start();
+    if (!st.ok()) {
+      http_.Shutdown(absl::ZeroDuration());
+      return st;
+    }
+    NORN_LOG(Info)
+        .Msg("server listening on addresses")
+        .Kv("http", absl::StrCat(http_options_address_, ":", http_.port()))
+        .Kv("grpc", absl::StrCat(grpc_options_address_, ":", grpc_.port()));
+    grpc_.SetServing(true);
+    return absl::OkStatus();
+  }
+
+  void Stop() override {
+    grpc_.SetServing(false);
+    absl::Time start = absl::Now();
+    http_.Shutdown(grace_);
+    absl::Duration left = grace_ - (absl::Now() - start);
+    grpc_.Shutdown(left > absl::ZeroDuration() ? left : absl::ZeroDuration());
+  }
+
+ private:
+  http::ServerOptions HttpOptions(const config::ServerConfig& cfg) {
+    http::ServerOptions o;
+    o.address = cfg.http_listen_address;
+    o.port = static_cast<uint16_t>(cfg.http_listen_port);
+    o.read_timeout = cfg.http_server_read_timeout;
+    o.write_timeout = cfg.http_server_write_timeout;
+    o.idle_timeout = cfg.http_server_idle_timeout;
+    o.max_request_body_bytes = cfg.http_server_max_request_body_bytes;
+    http_options_address_ = cfg.http_listen_address.empty() ? "[::]" : cfg.http_listen_address;
+    return o;
+  }
+  grpcserver::GrpcServerOptions GrpcOptions(const config::ServerConfig& cfg) {
+    grpcserver::GrpcServerOptions o;
+    o.address = cfg.grpc_listen_address;
+    o.port = static_cast<uint16_t>(cfg.grpc_listen_port);
+    o.max_recv_message_bytes = cfg.grpc_server_max_recv_msg_size;
+    o.max_send_message_bytes = cfg.grpc_server_max_send_msg_size;
+    o.max_concurrent_streams = cfg.grpc_server_max_concurrent_streams;
+    grpc_options_address_ = cfg.grpc_listen_address.empty() ? "[::]" : cfg.grpc_listen_address;
+    return o;
+  }
+
+  absl::Duration grace_;
+  std::string http_options_address_;
+  std::string grpc_options_address_;
+  http::HttpServer http_;
+  grpcserver::GrpcServer grpc_;
+};
+
+// Per-tenant overrides from runtime_config.file, reloaded periodically.
+class App::RuntimeConfigService : public Service {
+ public:
+  RuntimeConfigService(const config::Config& cfg)
+      : manager_(cfg.runtime_config, cfg.limits_config) {}
+  config::RuntimeConfigManager& manager() { return manager_; }
+  absl::Status Start() override { return manager_.Start(); }
+  void Stop() override { manager_.Stop().IgnoreError(); }
+
+ private:
+  config::RuntimeConfigManager manager_;
+};
+
+App::App(config::Config config) : config_(std::move(config)) { RegisterModules(); }
+
+App::~App() = default;
+
+void App::RegisterModules() {
+  modules_.Register(ModuleDef{
+      .name = "server",
+      .deps = {},
+      .user_visible = false,
+      .implemented = true,
+      .factory = [this]() -> absl::StatusOr<std::unique_ptr<Service>> {
+        auto svc = std::make_unique<ServerService>(config_.server);
+        http_ = &svc->http();
+        RegisterAdminRoutes();
+        return svc;
+      }});
+  modules_.Register(ModuleDef{
+      .name = "runtime-config",
+      .deps = {"server"},
+      .user_visible = false,
+      .implemented = true,
+      .factory = [this]() -> absl::StatusOr<std::unique_ptr<Service>> {
+        auto svc = std::make_unique<RuntimeConfigService>(config_);
+        runtime_config_ = &svc->manager();
+        return svc;
+      }});
+
+  // Components whose implementation lands with later work. Their dependencies are declared
+  // now, as in Loki's module graph, so targets and groups already resolve the final way.
+  struct Pending {
+    const char* name;
+    std::vector<std::string> deps;
+  };
+  const std::vector<Pending> pending = {
+      {"ingester", {"server", "runtime-config"}},
+      {"distributor", {"server", "runtime-config"}},
+      {"querier", {"server", "runtime-config"}},
+      {"query-frontend", {"server", "runtime-config"}},
+      {"query-scheduler", {"server", "runtime-config"}},
+      {"index-gateway", {"server", "runtime-config"}},
+      {"compactor", {"server", "runtime-config"}},
+      {"ruler", {"server", "runtime-config"}},
+  };
+  for (const auto& p : pending) {
+    modules_.Register(ModuleDef{.name = p.name,
+                                .deps = p.deps,
+                                .user_visible = true,
+                                .implemented = false,
+                                .factory = nullptr});
+  }
+  // `all` includes the internal modules so the process serves its admin endpoints even before
+  // every component exists; the scalable-mode groups are strict (see ModuleManager).
+  modules_.RegisterGroup("all",
+                         {"server", "runtime-config", "distributor", "ingester", "querier",
+                          "query-frontend", "query-scheduler", "index-gateway", "compactor",
+                          "ruler"},
+                         /*lenient=*/true);
+  modules_.RegisterGroup("read", {"querier", "query-frontend"}, /*lenient=*/false);
+  modules_.RegisterGroup("write", {"distributor", "ingester"}, /*lenient=*/false);
+  modules_.RegisterGroup("backend", {"query-scheduler", "index-gateway", "compactor", "ruler"},
+                         /*lenient=*/false);
+}
+
+void App::RegisterAdminRoutes() {
+  http::Router& router = http_->router();
+  const std::string prefix = config_.server.http_path_prefix;
+  auto path = [&](std::string_view p) { return absl::StrCat(prefix, AV(p)); };
+
+  router.Handle({Method::kGet}, path("/ready"), [this](HttpRequest&, HttpResponse& resp) {
+    std::vector<std::string> waiting = modules_.NotRunning();
+    if (waiting.empty() && !stop_requested_.load()) {
+      resp.Text(200, "ready\n");
+      return;
+    }
+    std::string body = "Some services are not Running:\n";
+    std::map<std::string, std::vector<std::string>> by_state;
+    for (const auto& m : waiting) by_state[std::string(ModuleStateName(modules_.State(m)))].push_back(m);
+    for (const auto& [state, names] : by_state) {
+      absl::StrAppend(&body, state, ": ", names.size(), " (", absl::StrJoin(names, ", "), ")\n");
+    }
+    if (waiting.empty()) body = "Shutting down\n";
+    resp.Text(503, body);
+  });
+
+  router.Handle({Method::kGet}, path("/metrics"), [](HttpRequest&, HttpResponse& resp) {
+    resp.status = 200;
+    resp.content_type = std::string(metrics::kContentType);
+    resp.body = metrics::Registry::Default().Render();
+  });
+
+  router.Handle({Method::kGet}, path("/config"), [this](HttpRequest& req, HttpResponse& resp) {
+    std::string_view mode = req.Param("mode");
+    config::DumpMode dump_mode = config::DumpMode::kAll;
+    if (mode == "diff") {
+      dump_mode = config::DumpMode::kDiff;
+    } else if (mode == "defaults") {
+      dump_mode = config::DumpMode::kDefaults;
+    } else if (!mode.empty()) {
+      resp.Error(400, absl::StrCat("unknown value for mode query parameter: \"", AV(mode),
+                                   "\" (valid: diff, defaults)"));
+      return;
+    }
+    resp.status = 200;
+    resp.content_type = "text/plain; charset=utf-8";
+    resp.body = config::DumpYaml(config_, dump_mode);
+  });
+
+  // The overrides file as last loaded successfully (a bad edit is not shown: it is not in force).
+  router.Handle({Method::kGet}, path("/runtime_config"), [this](HttpRequest&, HttpResponse& resp) {
+    std::string body = runtime_config_ != nullptr ? runtime_config_->CurrentContent() : "";
+    resp.status = 200;
+    resp.content_type = "text/plain; charset=utf-8";
+    resp.body = body.empty() ? "overrides: {}\n" : std::move(body);
+  });
+
+  router.Handle({Method::kGet}, path("/services"), [this](HttpRequest&, HttpResponse& resp) {
+    resp.Text(200, modules_.ServicesText());
+  });
+
+  router.Handle({Method::kGet}, path("/loki/api/v1/status/buildinfo"),
+                [](HttpRequest&, HttpResponse& resp) {
+                  std::string body = "{";
+                  auto field = [&](std::string_view k, std::string_view v, bool last = false) {
+                    AppendJsonString(&body, k);
+                    body.push_back(':');
+                    AppendJsonString(&body, v);
+                    if (!last) body.push_back(',');
+                  };
+                  field("version", build_info::Version());
+                  field("revision", build_info::Revision());
+                  field("branch", build_info::Branch());
+                  field("buildUser", "");
+                  field("buildDate", build_info::BuildDate());
+                  field("goVersion", build_info::Compiler(), /*last=*/true);
+                  body.push_back('}');
+                  resp.Json(200, std::move(body));
+                });
+
+  // Loki's /log_level: GET reports the level, POST log_level=<level> (form or query) sets it.
+  router.Handle({Method::kGet, Method::kPost}, path("/log_level"),
+                [](HttpRequest& req, HttpResponse& resp) {
+                  auto message = [&](int code, std::string msg) {
+                    resp.Json(code, absl::StrCat("{\"message\":", JsonString(msg), "}"));
+                  };
+                  if (req.method == Method::kGet) {
+                    message(200, absl::StrCat("Current log level is ",
+                                              AV(log::LevelName(log::GetLevel()))));
+                    return;
+                  }
+                  std::string_view wanted = req.Param("log_level");
+                  auto level = log::ParseLevel(wanted);
+                  if (!level.ok()) {
+                    message(400, std::string(level.status().message()));
+                    return;
+                  }
+                  log::SetLevel(*level);
+                  message(200, absl::StrCat("Log level set to ", AV(log::LevelName(*level))));
+                });
+
+  router.Handle({Method::kGet}, path("/"), [this](HttpRequest&, HttpResponse& resp) {
+    std::string body = "Norn: a Loki-compatible log store.\n\nAdmin endpoints:\n";
+    for (const auto& r : http_->router().routes()) absl::StrAppend(&body, "  ", r->pattern, "\n");
+    resp.Text(200, std::move(body));
+  });
+}
+
+absl::Status App::Run() {
+  NORN_LOG(Info)
+      .Msg("Starting Norn")
+      .Kv("version", build_info::Version())
+      .Kv("revision", build_info::Revision())
+      .Kv("target", config_.target);
+  ASSIGN_OR_RETURN(std::vector<std::string> order, modules_.Resolve(config_.target));
+  RETURN_IF_ERROR(modules_.Init(order));
+  RETURN_IF_ERROR(modules_.Start());
+  NORN_LOG(Info).Msg("Norn started").Kv("modules", absl::StrJoin(order, ","));
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  while (!stop_requested_.load()) {
+    if (watch_signals_) {
+      timespec timeout{0, 100'000'000};
+      int sig = sigtimedwait(&signals, nullptr, &timeout);
+      if (sig == SIGTERM || sig == SIGINT) {
+        NORN_LOG(Info).Msg("received signal, shutting down").Kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        stop_requested_.store(true);
+      }
+    } else {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+  NORN_LOG(Info).Msg("stopping modules").Kv("grace", config_.server.graceful_shutdown_timeout);
+  modules_.Stop();
+  NORN_LOG(Info).Msg("Norn stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace norn::app

@@ -1,0 +1,60 @@
+// App: one Norn process. Builds the module graph from the configuration (`target`), registers
+// the process-wide HTTP endpoints (/ready, /metrics, /config, /services, /log_level,
+// /loki/api/v1/status/buildinfo), starts the selected modules in dependency order and stops
+// them in reverse when asked (SIGTERM/SIGINT via main, or RequestStop()).
+//
+// Lifecycle: construct with the loaded config, Run() blocks until stopped. RequestStop() is
+// thread-safe and async-signal-safe (it only stores to an atomic).
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "app/module_manager.h"
+#include "config/config.h"
+
+namespace norn::http {
+class HttpServer;
+}
+namespace norn::grpcserver {
+class GrpcServer;
+}
+namespace norn::config {
+class RuntimeConfigManager;
+}
+
+namespace norn::app {
+
+class App {
+ public:
+  explicit App(config::Config config);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // Resolves targets, initialises and starts the modules, waits for a stop request, then stops
+  // everything. Returns the first startup error, or OK after a clean shutdown.
+  [[nodiscard]] absl::Status Run();
+  void RequestStop() { stop_requested_.store(true); }
+  // Also stop on SIGTERM/SIGINT, which main() blocks in every thread before creating any.
+  void WatchSignals(bool watch) { watch_signals_ = watch; }
+
+ private:
+  class ServerService;
+  class RuntimeConfigService;
+
+  void RegisterModules();
+  void RegisterAdminRoutes();
+
+  config::Config config_;
+  ModuleManager modules_;
+  std::atomic<bool> stop_requested_{false};
+  bool watch_signals_ = false;
+
+  // Created by the module factories; owned here so routes can reach them.
+  http::HttpServer* http_ = nullptr;
+  config::RuntimeConfigManager* runtime_config_ = nullptr;
+};
+
+}  // namespace norn::app

@@ -1,0 +1,227 @@
+#include "storage/objstore/filesystem.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/strings.h"
+
+namespace norn::objstore {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status ErrnoStatus(int err, std::string_view what, std::string_view path) {
+  std::string msg = absl::StrCat(AV(what), " ", AV(path), ": ", std::strerror(err));
+  switch (err) {
+    case ENOENT: return absl::NotFoundError(msg);
+    case ENOSPC:
+    case EDQUOT:
+    case EIO:
+    case EAGAIN:
+    case EINTR: return absl::UnavailableError(msg);
+    case EACCES:
+    case EPERM: return absl::PermissionDeniedError(msg);
+    default: return absl::InternalError(msg);
+  }
+}
+
+absl::Status FsyncPath(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus(err, "fsync", path);
+  return absl::OkStatus();
+}
+
+absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "write", path);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+std::atomic<uint64_t> g_tmp_counter{0};
+
+}  // namespace
+
+absl::Status ValidateKey(std::string_view key) {
+  if (key.empty()) return absl::InvalidArgumentError("object key is empty");
+  if (key.front() == '/') {
+    return absl::InvalidArgumentError(absl::StrCat("object key is absolute: ", AV(key)));
+  }
+  if (key.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError("object key contains NUL");
+  }
+  for (absl::string_view seg : absl::StrSplit(AV(key), '/')) {
+    if (seg.empty() || seg == "." || seg == "..") {
+      return absl::InvalidArgumentError(absl::StrCat("invalid object key: ", AV(key)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<FilesystemObjectClient>> FilesystemObjectClient::Open(
+    std::string root) {
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot create object store directory ", root, ": ", ec.message()));
+  }
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  return std::unique_ptr<FilesystemObjectClient>(new FilesystemObjectClient(std::move(root)));
+}
+
+std::string FilesystemObjectClient::PathFor(std::string_view key) const {
+  return absl::StrCat(root_, "/", AV(key));
+}
+
+absl::Status FilesystemObjectClient::Put(std::string_view key, std::string_view data) {
+  if (auto st = ValidateKey(key); !st.ok()) return st;
+  std::string path = PathFor(key);
+  fs::path dir = fs::path(path).parent_path();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("mkdir ", dir.string(), ": ", ec.message()));
+  // Temporary names start with '.', which List() skips, so readers never see partial objects.
+  std::string tmp = absl::StrCat(dir.string(), "/.tmp-", ::getpid(), "-", g_tmp_counter.fetch_add(1));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus(errno, "create", tmp);
+  absl::Status st = WriteAll(fd, data, tmp);
+  if (st.ok() && ::fsync(fd) != 0) st = ErrnoStatus(errno, "fsync", tmp);
+  ::close(fd);
+  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = ErrnoStatus(errno, "rename", path);
+  if (!st.ok()) {
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  return FsyncPath(dir.string(), O_RDONLY | O_DIRECTORY);
+}
+
+absl::StatusOr<std::string> FilesystemObjectClient::Get(std::string_view key) {
+  return GetRange(key, 0, UINT64_MAX);
+}
+
+absl::StatusOr<std::string> FilesystemObjectClient::GetRange(std::string_view key,
+                                                             uint64_t offset, uint64_t length) {
+  if (auto st = ValidateKey(key); !st.ok()) return st;
+  std::string path = PathFor(key);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  struct stat sb;
+  if (::fstat(fd, &sb) != 0) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoStatus(err, "stat", path);
+  }
+  uint64_t size = static_cast<uint64_t>(sb.st_size);
+  std::string out;
+  if (offset < size) {
+    uint64_t n = std::min(length, size - offset);
+    out.resize(n);
+    uint64_t done = 0;
+    while (done < n) {
+      ssize_t r = ::pread(fd, out.data() + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::close(fd);
+        return ErrnoStatus(err, "read", path);
+      }
+      if (r == 0) break;
+      done += static_cast<uint64_t>(r);
+    }
+    out.resize(done);
+  }
+  ::close(fd);
+  return out;
+}
+
+absl::StatusOr<ObjectAttributes> FilesystemObjectClient::Head(std::string_view key) {
+  if (auto st = ValidateKey(key); !st.ok()) return st;
+  std::string path = PathFor(key);
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0) return ErrnoStatus(errno, "stat", path);
+  if (!S_ISREG(sb.st_mode)) return absl::NotFoundError(absl::StrCat("not an object: ", AV(key)));
+  return ObjectAttributes{std::string(key), static_cast<uint64_t>(sb.st_size),
+                          absl::FromTimeT(sb.st_mtime)};
+}
+
+absl::StatusOr<ListResult> FilesystemObjectClient::List(std::string_view prefix,
+                                                        std::string_view delimiter) {
+  ListResult result;
+  // Walk from the deepest directory the prefix names fully.
+  std::string_view dir_part = prefix.substr(0, prefix.rfind('/') == std::string_view::npos
+                                                   ? 0
+                                                   : prefix.rfind('/') + 1);
+  fs::path start = dir_part.empty() ? fs::path(root_) : fs::path(PathFor(dir_part));
+  std::error_code ec;
+  if (!fs::is_directory(start, ec)) return result;
+  std::vector<std::string> keys;
+  for (auto it = fs::recursive_directory_iterator(start, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!name.empty() && name.front() == '.') {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;  // Temporary files of in-progress Puts.
+    }
+    if (!it->is_regular_file(ec)) continue;
+    std::string rel = fs::relative(it->path(), root_, ec).generic_string();
+    if (ec) break;
+    if (rel.compare(0, prefix.size(), prefix) != 0) continue;
+    if (!delimiter.empty()) {
+      size_t d = rel.find(delimiter, prefix.size());
+      if (d != std::string::npos) {
+        result.common_prefixes.push_back(rel.substr(0, d + delimiter.size()));
+        continue;
+      }
+    }
+    struct stat sb;
+    if (::stat(it->path().c_str(), &sb) != 0) continue;  // Deleted meanwhile.
+    result.objects.push_back(ObjectAttributes{std::move(rel), static_cast<uint64_t>(sb.st_size),
+                                              absl::FromTimeT(sb.st_mtime)});
+  }
+  if (ec) return absl::InternalError(absl::StrCat("listing ", start.string(), ": ", ec.message()));
+  std::sort(result.objects.begin(), result.objects.end(),
+            [](const ObjectAttributes& a, const ObjectAttributes& b) { return a.key < b.key; });
+  std::sort(result.common_prefixes.begin(), result.common_prefixes.end());
+  result.common_prefixes.erase(
+      std::unique(result.common_prefixes.begin(), result.common_prefixes.end()),
+      result.common_prefixes.end());
+  return result;
+}
+
+absl::Status FilesystemObjectClient::Delete(std::string_view key) {
+  if (auto st = ValidateKey(key); !st.ok()) return st;
+  std::string path = PathFor(key);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "delete", path);
+  // Remove now-empty parent directories up to the root, as S3 has no directories.
+  fs::path dir = fs::path(path).parent_path();
+  std::error_code ec;
+  while (dir.string().size() > root_.size() && fs::is_empty(dir, ec) && !ec) {
+    fs::remove(dir, ec);
+    dir = dir.parent_path();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace norn::objstore

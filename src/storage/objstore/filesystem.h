@@ -1,0 +1,36 @@
+// FilesystemObjectClient: objects as files under a root directory (single-binary mode's
+// default store, and Loki's `filesystem` object_store). Put writes a temporary file in the
+// target directory, fsyncs it, renames it over the key and fsyncs the directory, so a crash
+// leaves either the old object or the new one. Thread-safe; no in-process state besides the root.
+#pragma once
+
+#include <string>
+
+#include "storage/objstore/object_client.h"
+
+namespace norn::objstore {
+
+class FilesystemObjectClient : public ObjectClient {
+ public:
+  // Creates `root` if needed.
+  static absl::StatusOr<std::unique_ptr<FilesystemObjectClient>> Open(std::string root);
+
+  absl::Status Put(std::string_view key, std::string_view data) override;
+  absl::StatusOr<std::string> Get(std::string_view key) override;
+  absl::StatusOr<std::string> GetRange(std::string_view key, uint64_t offset,
+                                       uint64_t length) override;
+  absl::StatusOr<ObjectAttributes> Head(std::string_view key) override;
+  absl::StatusOr<ListResult> List(std::string_view prefix, std::string_view delimiter) override;
+  absl::Status Delete(std::string_view key) override;
+  std::string_view Name() const override { return "filesystem"; }
+
+  const std::string& root() const { return root_; }
+
+ private:
+  explicit FilesystemObjectClient(std::string root) : root_(std::move(root)) {}
+  std::string PathFor(std::string_view key) const;
+
+  std::string root_;
+};
+
+}  // namespace norn::objstore

@@ -1,0 +1,130 @@
+#include "storage/objstore/filesystem.h"
+
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "storage/objstore/fault_injection.h"
+
+namespace norn::objstore {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+
+class FilesystemTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("norn-objstore-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    auto c = FilesystemObjectClient::Open(root_.string());
+    ASSERT_TRUE(c.ok()) << c.status();
+    client_ = std::move(*c);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  fs::path root_;
+  std::shared_ptr<FilesystemObjectClient> client_;
+};
+
+TEST_F(FilesystemTest, PutGetRangeHeadDelete) {
+  ASSERT_TRUE(client_->Put("fake/chunks/ab/1-2-3", "hello world").ok());
+  EXPECT_EQ(*client_->Get("fake/chunks/ab/1-2-3"), "hello world");
+  EXPECT_EQ(*client_->GetRange("fake/chunks/ab/1-2-3", 6, 5), "world");
+  EXPECT_EQ(*client_->GetRange("fake/chunks/ab/1-2-3", 6, 500), "world");
+  EXPECT_EQ(*client_->GetRange("fake/chunks/ab/1-2-3", 600, 5), "");
+  auto head = client_->Head("fake/chunks/ab/1-2-3");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->size, 11u);
+  // Overwrite is atomic and complete.
+  ASSERT_TRUE(client_->Put("fake/chunks/ab/1-2-3", "v2").ok());
+  EXPECT_EQ(*client_->Get("fake/chunks/ab/1-2-3"), "v2");
+  ASSERT_TRUE(client_->Delete("fake/chunks/ab/1-2-3").ok());
+  EXPECT_EQ(client_->Get("fake/chunks/ab/1-2-3").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(client_->Head("fake/chunks/ab/1-2-3").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(client_->Delete("fake/chunks/ab/1-2-3").ok());  // Missing is fine.
+  EXPECT_FALSE(fs::exists(root_ / "fake"));                    // Empty dirs cleaned up.
+}
+
+TEST_F(FilesystemTest, ListWithPrefixAndDelimiter) {
+  for (const char* k : {"index/t1/a", "index/t1/b", "index/t2/c", "fake/chunks/x", "other"}) {
+    ASSERT_TRUE(client_->Put(k, k).ok());
+  }
+  auto all = client_->List("", "");
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> keys;
+  for (const auto& o : all->objects) keys.push_back(o.key);
+  EXPECT_THAT(keys, ElementsAre("fake/chunks/x", "index/t1/a", "index/t1/b", "index/t2/c", "other"));
+
+  auto idx = client_->List("index/", "/");
+  ASSERT_TRUE(idx.ok());
+  EXPECT_TRUE(idx->objects.empty());
+  EXPECT_THAT(idx->common_prefixes, ElementsAre("index/t1/", "index/t2/"));
+
+  auto t1 = client_->List("index/t1/", "/");
+  ASSERT_TRUE(t1.ok());
+  ASSERT_EQ(t1->objects.size(), 2u);
+  EXPECT_EQ(t1->objects[1].key, "index/t1/b");
+  EXPECT_EQ(t1->objects[1].size, 10u);
+
+  auto partial = client_->List("index/t", "");
+  ASSERT_TRUE(partial.ok());
+  EXPECT_EQ(partial->objects.size(), 3u);
+  EXPECT_TRUE(client_->List("nope/", "/")->objects.empty());
+}
+
+TEST_F(FilesystemTest, RejectsEscapingKeys) {
+  for (const char* k : {"", "/abs", "a/../b", "../x", "a//b", "./a"}) {
+    EXPECT_EQ(client_->Put(k, "x").code(), absl::StatusCode::kInvalidArgument) << k;
+  }
+}
+
+TEST_F(FilesystemTest, ConcurrentPutsOfSameKeyNeverExposePartialObjects) {
+  std::string a(1 << 20, 'a'), b(1 << 20, 'b');
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  ASSERT_TRUE(client_->Put("k", a).ok());
+  std::thread reader([&] {
+    while (!stop) {
+      auto v = client_->Get("k");
+      if (!v.ok() || (*v != a && *v != b)) ++bad;
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 4; ++i) {
+    writers.emplace_back([&, i] {
+      for (int j = 0; j < 10; ++j) ASSERT_TRUE(client_->Put("k", (i + j) % 2 ? a : b).ok());
+    });
+  }
+  for (auto& t : writers) t.join();
+  stop = true;
+  reader.join();
+  EXPECT_EQ(bad.load(), 0);
+  // No temporary files left behind and none listed.
+  EXPECT_EQ(client_->List("", "")->objects.size(), 1u);
+}
+
+TEST_F(FilesystemTest, FaultInjection) {
+  auto faulty = std::make_shared<FaultInjectingObjectClient>(client_);
+  faulty->FailWrites(2);
+  EXPECT_EQ(faulty->Put("a", "1").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(faulty->Put("a", "1").code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(faulty->Put("a", "1234").ok());
+  faulty->FailReads(-1);
+  EXPECT_FALSE(faulty->Get("a").ok());
+  EXPECT_FALSE(faulty->Get("a").ok());
+  faulty->Clear();
+  faulty->CorruptReads(true);
+  EXPECT_NE(*faulty->Get("a"), "1234");
+  faulty->CorruptReads(false);
+  EXPECT_EQ(*faulty->Get("a"), "1234");
+  EXPECT_EQ(faulty->writes(), 3);
+}
+
+}  // namespace
+}  // namespace norn::objstore
