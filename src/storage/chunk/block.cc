@@ -1,0 +1,239 @@
+#include "storage/chunk/block.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "storage/chunk/coding.h"
+
+namespace norn::chunk {
+
+using internal::GetVarint;
+using internal::PutVarint;
+
+uint64_t Checksum64(std::string_view data) {
+  return XXH3_64bits(data.data(), data.size());
+}
+
+Block::Block(BlockMeta meta, TokenFilter filter, std::shared_ptr<const std::string> buf,
+             size_t data_offset)
+    : meta_(meta), filter_(std::move(filter)), buf_(std::move(buf)), data_offset_(data_offset) {}
+
+std::string_view Block::data() const {
+  if (buf_ == nullptr)
+    return {};
+  return std::string_view(*buf_).substr(data_offset_, meta_.compressed_size);
+}
+
+std::shared_ptr<const Block> Block::WithData(std::shared_ptr<const std::string> buf,
+                                             size_t data_offset) const {
+  return std::make_shared<const Block>(meta_, filter_, std::move(buf), data_offset);
+}
+
+absl::StatusOr<std::shared_ptr<const Block>> BuildBlock(std::span<const EntryView> entries,
+                                                        const Codec& codec, double filter_ratio,
+                                                        uint64_t offset) {
+  if (entries.empty())
+    return absl::InvalidArgumentError("empty block");
+  BlockMeta meta;
+  meta.min_ts = entries.front().timestamp_ns;
+  meta.max_ts = entries.back().timestamp_ns;
+  meta.entries = static_cast<uint32_t>(entries.size());
+  meta.offset = offset;
+
+  // Symbol table: each distinct metadata name or value is stored once per block.
+  absl::flat_hash_map<std::string_view, uint32_t, StringHash, StringEq> symbol_ids;
+  std::vector<std::string_view> symbols;
+  size_t line_bytes = 0;
+  for (const EntryView& e : entries) {
+    line_bytes += e.line.size();
+    for (const LabelView& l : e.metadata) {
+      for (std::string_view s : {l.name, l.value}) {
+        if (symbol_ids.try_emplace(s, static_cast<uint32_t>(symbols.size())).second) {
+          symbols.push_back(s);
+        }
+      }
+    }
+  }
+
+  std::string raw;
+  raw.reserve(line_bytes + entries.size() * 6 + 16);
+  PutVarint(&raw, symbols.size());
+  for (std::string_view s : symbols) {
+    PutVarint(&raw, s.size());
+    raw.append(s);
+  }
+  int64_t prev = meta.min_ts;
+  std::vector<std::string_view> lines;
+  lines.reserve(entries.size());
+  for (const EntryView& e : entries) {
+    PutVarint(&raw, static_cast<uint64_t>(e.timestamp_ns) - static_cast<uint64_t>(prev));
+    prev = e.timestamp_ns;
+    PutVarint(&raw, e.line.size());
+    raw.append(e.line);
+    PutVarint(&raw, e.metadata.size());
+    for (const LabelView& l : e.metadata) {
+      PutVarint(&raw, symbol_ids.find(l.name)->second);
+      PutVarint(&raw, symbol_ids.find(l.value)->second);
+    }
+    lines.push_back(e.line);
+  }
+  if (raw.size() > kMaxRawBlockSize) {
+    return absl::InvalidArgumentError(absl::StrCat("block too large: ", raw.size(), " raw bytes"));
+  }
+  meta.raw_size = static_cast<uint32_t>(raw.size());
+
+  auto compressed = std::make_shared<std::string>();
+  if (absl::Status s = codec.Compress(raw, compressed.get()); !s.ok())
+    return s;
+  meta.compressed_size = static_cast<uint32_t>(compressed->size());
+  meta.checksum = Checksum64(*compressed);
+  const size_t budget = static_cast<size_t>(filter_ratio * static_cast<double>(compressed->size()));
+  TokenFilter filter = TokenFilter::Build(lines, budget);
+  return std::make_shared<const Block>(meta, std::move(filter), std::move(compressed), 0);
+}
+
+void DecodedBlock::Clear() {
+  raw_.clear();
+  refs_.clear();
+  labels_.clear();
+  symbols_.clear();
+}
+
+absl::Status DecodedBlock::Load(const Block& block, const Codec& codec) {
+  Clear();
+  const BlockMeta& meta = block.meta();
+  if (!block.has_data())
+    return absl::FailedPreconditionError("block data not loaded");
+  const std::string_view data = block.data();
+  if (data.size() != meta.compressed_size || Checksum64(data) != meta.checksum) {
+    return absl::DataLossError("block checksum mismatch");
+  }
+  if (meta.raw_size > kMaxRawBlockSize || meta.max_ts < meta.min_ts) {
+    return absl::DataLossError("block meta out of range");
+  }
+  if (absl::Status s = codec.Decompress(data, meta.raw_size, &raw_); !s.ok()) {
+    Clear();
+    return s;
+  }
+  absl::Status s = Parse(meta);
+  if (!s.ok())
+    Clear();
+  return s;
+}
+
+absl::Status DecodedBlock::Parse(const BlockMeta& meta) {
+  const auto corrupt = [](std::string_view what) {
+    return absl::DataLossError(absl::StrCat("corrupt block: ", AV(what)));
+  };
+  std::string_view in(raw_);
+  uint64_t nsym = 0;
+  if (!GetVarint(&in, &nsym) || nsym > in.size())
+    return corrupt("symbol count");
+  symbols_.reserve(nsym);
+  for (uint64_t i = 0; i < nsym; ++i) {
+    std::string_view s;
+    if (!internal::GetLengthPrefixed(&in, &s))
+      return corrupt("symbol");
+    symbols_.push_back(s);
+  }
+  if (meta.entries > in.size())
+    return corrupt("entry count");
+  refs_.reserve(meta.entries);
+  int64_t ts = meta.min_ts;
+  for (uint32_t i = 0; i < meta.entries; ++i) {
+    uint64_t delta = 0, nmeta = 0;
+    std::string_view line;
+    if (!GetVarint(&in, &delta) || !internal::GetLengthPrefixed(&in, &line) ||
+        !GetVarint(&in, &nmeta)) {
+      return corrupt("entry");
+    }
+    // Unsigned arithmetic: the span of int64 timestamps does not fit in int64.
+    if (delta > static_cast<uint64_t>(meta.max_ts) - static_cast<uint64_t>(ts)) {
+      return corrupt("timestamp out of range");
+    }
+    ts = static_cast<int64_t>(static_cast<uint64_t>(ts) + delta);
+    if (nmeta > in.size() / 2)
+      return corrupt("metadata count");
+    Ref r;
+    r.ts = ts;
+    r.line_off = static_cast<uint32_t>(line.data() - raw_.data());
+    r.line_len = static_cast<uint32_t>(line.size());
+    r.meta_begin = static_cast<uint32_t>(labels_.size());
+    r.meta_count = static_cast<uint32_t>(nmeta);
+    for (uint64_t j = 0; j < nmeta; ++j) {
+      uint64_t n = 0, v = 0;
+      if (!GetVarint(&in, &n) || !GetVarint(&in, &v) || n >= nsym || v >= nsym) {
+        return corrupt("metadata symbol");
+      }
+      labels_.push_back(LabelView{symbols_[n], symbols_[v]});
+    }
+    refs_.push_back(r);
+  }
+  if (!in.empty())
+    return corrupt("trailing bytes");
+  if (meta.entries > 0 && (refs_.front().ts != meta.min_ts || refs_.back().ts != meta.max_ts)) {
+    return corrupt("time bounds disagree with meta");
+  }
+  return absl::OkStatus();
+}
+
+void DecodedBlock::LoadCopy(std::span<const EntryView> entries, int64_t from, int64_t through) {
+  Clear();
+  // Offsets first (the arena may move while it grows), views once it is complete.
+  struct PendingLabel {
+    uint32_t name_off, name_len, value_off, value_len;
+  };
+  std::vector<PendingLabel> pending;
+  size_t bytes = 0;
+  for (const EntryView& e : entries) {
+    if (e.timestamp_ns < from || e.timestamp_ns >= through)
+      continue;
+    bytes += e.line.size();
+    for (const LabelView& l : e.metadata)
+      bytes += l.name.size() + l.value.size();
+  }
+  raw_.reserve(bytes);
+  for (const EntryView& e : entries) {
+    if (e.timestamp_ns < from || e.timestamp_ns >= through)
+      continue;
+    Ref r;
+    r.ts = e.timestamp_ns;
+    r.line_off = static_cast<uint32_t>(raw_.size());
+    r.line_len = static_cast<uint32_t>(e.line.size());
+    raw_.append(e.line);
+    r.meta_begin = static_cast<uint32_t>(pending.size());
+    r.meta_count = static_cast<uint32_t>(e.metadata.size());
+    for (const LabelView& l : e.metadata) {
+      PendingLabel p;
+      p.name_off = static_cast<uint32_t>(raw_.size());
+      p.name_len = static_cast<uint32_t>(l.name.size());
+      raw_.append(l.name);
+      p.value_off = static_cast<uint32_t>(raw_.size());
+      p.value_len = static_cast<uint32_t>(l.value.size());
+      raw_.append(l.value);
+      pending.push_back(p);
+    }
+    refs_.push_back(r);
+  }
+  labels_.reserve(pending.size());
+  for (const PendingLabel& p : pending) {
+    labels_.push_back(LabelView{std::string_view(raw_.data() + p.name_off, p.name_len),
+                                std::string_view(raw_.data() + p.value_off, p.value_len)});
+  }
+  std::stable_sort(refs_.begin(), refs_.end(),
+                   [](const Ref& a, const Ref& b) { return a.ts < b.ts; });
+}
+
+size_t DecodedBlock::LowerBound(int64_t ts) const {
+  return std::lower_bound(refs_.begin(), refs_.end(), ts,
+                          [](const Ref& r, int64_t t) { return r.ts < t; }) -
+         refs_.begin();
+}
+
+}  // namespace norn::chunk

@@ -1,0 +1,595 @@
+#include "storage/chunk/memchunk.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <numeric>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "storage/chunk/coding.h"
+
+namespace norn::chunk {
+
+using internal::GetVarint;
+using internal::PutFixed32;
+using internal::PutFixed64;
+using internal::PutVarint;
+
+namespace {
+
+constexpr char kMagic[4] = {'N', 'R', 'N', 'C'};
+constexpr uint8_t kFormatVersion = 1;
+
+uint64_t EntryHash(int64_t ts, std::string_view line) {
+  return XXH3_64bits_withSeed(line.data(), line.size(), static_cast<uint64_t>(ts));
+}
+
+std::string HeaderBytes(Encoding encoding) {
+  std::string h(kMagic, 4);
+  h.push_back(static_cast<char>(kFormatVersion));
+  h.push_back(static_cast<char>(encoding));
+  h.append(2, '\0');
+  return h;
+}
+
+absl::Status Corrupt(std::string_view what) {
+  return absl::DataLossError(absl::StrCat("corrupt chunk: ", AV(what)));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// MemChunk: writing
+
+MemChunk::MemChunk(ChunkOptions options)
+    : options_(options), codec_(GetCodec(options.encoding)), next_offset_(kHeaderSize) {
+  if (codec_ == nullptr) {  // programmer error: options come from ParseEncoding
+    options_.encoding = kDefaultEncoding;
+    codec_ = GetCodec(kDefaultEncoding);
+  }
+  if (options_.block_size == 0)
+    options_.block_size = kDefaultBlockSize;
+}
+
+MemChunk::~MemChunk() = default;
+MemChunk::MemChunk(MemChunk&&) noexcept = default;
+MemChunk& MemChunk::operator=(MemChunk&&) noexcept = default;
+
+bool MemChunk::IsDuplicate(int64_t ts, std::string_view line) {
+  if (!head_.empty() && ts <= head_max_) {
+    if (head_sorted_) {
+      auto it = std::lower_bound(head_.begin(), head_.end(), ts,
+                                 [](const HeadEntry& e, int64_t t) { return e.ts < t; });
+      for (; it != head_.end() && it->ts == ts; ++it) {
+        if (HeadLine(*it) == line)
+          return true;
+      }
+    } else {
+      for (const HeadEntry& e : head_) {
+        if (e.ts == ts && HeadLine(e) == line)
+          return true;
+      }
+    }
+  }
+  if (!last_block_hashes_.empty() && !blocks_.empty()) {
+    const BlockMeta& m = blocks_.back()->meta();
+    if (ts >= m.min_ts && ts <= m.max_ts) {
+      return std::binary_search(last_block_hashes_.begin(), last_block_hashes_.end(),
+                                EntryHash(ts, line));
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<AppendResult> MemChunk::Append(int64_t timestamp_ns, std::string_view line,
+                                              std::span<const Label> metadata) {
+  if (closed_)
+    return absl::FailedPreconditionError("append to a closed chunk");
+  if (line.size() > kMaxLineBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("line too long: ", line.size(), " bytes"));
+  }
+  if (IsDuplicate(timestamp_ns, line))
+    return AppendResult::kDuplicate;
+
+  HeadEntry e;
+  e.ts = timestamp_ns;
+  e.line_off = static_cast<uint32_t>(head_arena_.size());
+  e.line_len = static_cast<uint32_t>(line.size());
+  head_arena_.append(line);
+  e.meta_begin = static_cast<uint32_t>(head_labels_.size());
+  e.meta_count = static_cast<uint32_t>(metadata.size());
+  size_t bytes = line.size();
+  for (const Label& l : metadata) {
+    HeadLabel h;
+    h.name_off = static_cast<uint32_t>(head_arena_.size());
+    h.name_len = static_cast<uint32_t>(l.name.size());
+    head_arena_.append(l.name);
+    h.value_off = static_cast<uint32_t>(head_arena_.size());
+    h.value_len = static_cast<uint32_t>(l.value.size());
+    head_arena_.append(l.value);
+    head_labels_.push_back(h);
+    bytes += l.name.size() + l.value.size();
+  }
+  if (head_.empty()) {
+    head_min_ = head_max_ = timestamp_ns;
+  } else {
+    if (timestamp_ns < head_max_)
+      head_sorted_ = false;
+    head_min_ = std::min(head_min_, timestamp_ns);
+    head_max_ = std::max(head_max_, timestamp_ns);
+  }
+  head_.push_back(e);
+  head_bytes_ += bytes;
+  ++entries_;
+  if (head_bytes_ >= options_.block_size || head_.size() >= kMaxBlockEntries) {
+    RETURN_IF_ERROR(CutHead());
+  }
+  return AppendResult::kAppended;
+}
+
+bool MemChunk::SpaceFor(size_t line_bytes) const {
+  if (closed_)
+    return false;
+  if (options_.target_size == 0)
+    return true;
+  return compressed_bytes_ + head_bytes_ + line_bytes < options_.target_size;
+}
+
+std::vector<EntryView> MemChunk::SortedHeadViews(std::vector<LabelView>* labels) const {
+  labels->clear();
+  labels->reserve(head_labels_.size());
+  for (const HeadLabel& h : head_labels_) {
+    labels->push_back(LabelView{std::string_view(head_arena_.data() + h.name_off, h.name_len),
+                                std::string_view(head_arena_.data() + h.value_off, h.value_len)});
+  }
+  std::vector<EntryView> views;
+  views.reserve(head_.size());
+  for (const HeadEntry& e : head_) {
+    views.push_back(
+        EntryView{e.ts, HeadLine(e),
+                  std::span<const LabelView>(labels->data() + e.meta_begin, e.meta_count)});
+  }
+  if (!head_sorted_) {
+    std::stable_sort(views.begin(), views.end(), [](const EntryView& a, const EntryView& b) {
+      return a.timestamp_ns < b.timestamp_ns;
+    });
+  }
+  return views;
+}
+
+absl::Status MemChunk::CutHead() {
+  if (head_.empty())
+    return absl::OkStatus();
+  std::vector<LabelView> labels;
+  std::vector<EntryView> views = SortedHeadViews(&labels);
+  absl::StatusOr<std::shared_ptr<const Block>> block =
+      BuildBlock(views, *codec_, options_.filter_ratio, next_offset_);
+  if (!block.ok())
+    return block.status();
+  last_block_hashes_.clear();
+  last_block_hashes_.reserve(views.size());
+  for (const EntryView& v : views)
+    last_block_hashes_.push_back(EntryHash(v.timestamp_ns, v.line));
+  std::sort(last_block_hashes_.begin(), last_block_hashes_.end());
+
+  const BlockMeta& m = (*block)->meta();
+  next_offset_ += m.compressed_size;
+  compressed_bytes_ += m.compressed_size;
+  raw_block_bytes_ += m.raw_size;
+  blocks_.push_back(*std::move(block));
+  // Release the head's memory: a quiet stream should not pin a block's worth of capacity.
+  head_arena_ = std::string();
+  head_ = std::vector<HeadEntry>();
+  head_labels_ = std::vector<HeadLabel>();
+  head_bytes_ = 0;
+  head_sorted_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status MemChunk::Close() {
+  if (closed_)
+    return absl::OkStatus();
+  RETURN_IF_ERROR(CutHead());
+  closed_ = true;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// MemChunk: stats
+
+std::pair<int64_t, int64_t> MemChunk::Bounds() const {
+  bool any = false;
+  int64_t lo = 0, hi = 0;
+  auto add = [&](int64_t a, int64_t b) {
+    lo = any ? std::min(lo, a) : a;
+    hi = any ? std::max(hi, b) : b;
+    any = true;
+  };
+  for (const auto& b : blocks_)
+    add(b->meta().min_ts, b->meta().max_ts);
+  if (!head_.empty())
+    add(head_min_, head_max_);
+  return {lo, hi};
+}
+
+ChunkStats MemChunk::Stats() const {
+  ChunkStats s;
+  s.entries = entries_;
+  s.raw_bytes = raw_block_bytes_ + head_bytes_;
+  s.compressed_bytes = compressed_bytes_;
+  for (const auto& b : blocks_)
+    s.filter_bytes += b->filter().ByteSize();
+  s.blocks = static_cast<uint32_t>(blocks_.size());
+  std::tie(s.min_ts, s.max_ts) = Bounds();
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+absl::StatusOr<std::string> MemChunk::Encode() const {
+  std::shared_ptr<const Block> head_block;
+  if (!head_.empty()) {
+    std::vector<LabelView> labels;
+    std::vector<EntryView> views = SortedHeadViews(&labels);
+    ASSIGN_OR_RETURN(head_block, BuildBlock(views, *codec_, options_.filter_ratio, next_offset_));
+  }
+  std::vector<const Block*> all;
+  all.reserve(blocks_.size() + 1);
+  size_t total = kHeaderSize + kTrailerSize;
+  for (const auto& b : blocks_)
+    all.push_back(b.get());
+  if (head_block != nullptr)
+    all.push_back(head_block.get());
+  for (const Block* b : all)
+    total += b->meta().compressed_size + b->filter().ByteSize() + 64;
+
+  std::string out = HeaderBytes(options_.encoding);
+  out.reserve(total);
+  std::vector<uint64_t> offsets;
+  offsets.reserve(all.size());
+  for (const Block* b : all) {
+    if (!b->has_data())
+      return absl::FailedPreconditionError("block data not loaded");
+    offsets.push_back(out.size());
+    out.append(b->data());
+  }
+  const uint64_t index_offset = out.size();
+  out.push_back(static_cast<char>(kFormatVersion));
+  out.push_back(static_cast<char>(options_.encoding));
+  PutVarint(&out, all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    const BlockMeta& m = all[i]->meta();
+    PutVarint(&out, internal::ZigZag(m.min_ts));
+    PutVarint(&out, static_cast<uint64_t>(m.max_ts) - static_cast<uint64_t>(m.min_ts));
+    PutVarint(&out, m.entries);
+    PutVarint(&out, m.raw_size);
+    PutVarint(&out, offsets[i]);
+    PutVarint(&out, m.compressed_size);
+    PutFixed64(&out, m.checksum);
+    all[i]->filter().EncodeTo(&out);
+  }
+  PutFixed64(&out, Checksum64(std::string_view(out).substr(index_offset)));
+  const uint64_t index_length = out.size() - index_offset;
+  PutFixed64(&out, index_offset);
+  PutFixed32(&out, static_cast<uint32_t>(index_length));
+  out.append(kMagic, 4);
+  return out;
+}
+
+absl::StatusOr<IndexLocation> ParseTrailer(std::string_view trailer, uint64_t object_size) {
+  if (object_size < kHeaderSize + kTrailerSize || trailer.size() != kTrailerSize) {
+    return Corrupt("too short");
+  }
+  if (trailer.substr(12, 4) != std::string_view(kMagic, 4))
+    return Corrupt("bad trailer magic");
+  IndexLocation loc;
+  loc.offset = internal::LoadFixed64(trailer.data());
+  loc.length = internal::LoadFixed32(trailer.data() + 8);
+  if (loc.offset < kHeaderSize || loc.length < 2 + 1 + 8 ||
+      loc.offset > object_size - kTrailerSize ||
+      loc.length != object_size - kTrailerSize - loc.offset) {
+    return Corrupt("bad index location");
+  }
+  return loc;
+}
+
+absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocation& location) {
+  if (index.size() != location.length || index.size() < 11)
+    return Corrupt("bad index size");
+  const std::string_view body = index.substr(0, index.size() - 8);
+  if (Checksum64(body) != internal::LoadFixed64(index.data() + body.size())) {
+    return Corrupt("index checksum mismatch");
+  }
+  std::string_view in = body;
+  uint8_t version = 0, encoding = 0;
+  if (!internal::GetByte(&in, &version) || !internal::GetByte(&in, &encoding)) {
+    return Corrupt("index header");
+  }
+  if (version != kFormatVersion) {
+    return absl::DataLossError(absl::StrCat("unsupported chunk format version ", version));
+  }
+  if (GetCodec(static_cast<Encoding>(encoding)) == nullptr) {
+    return absl::DataLossError(absl::StrCat("unknown chunk encoding ", encoding));
+  }
+  ChunkIndex out;
+  out.encoding = static_cast<Encoding>(encoding);
+  uint64_t count = 0;
+  if (!GetVarint(&in, &count) || count > in.size())
+    return Corrupt("block count");
+  out.blocks.reserve(count);
+  uint64_t prev_end = kHeaderSize;
+  for (uint64_t i = 0; i < count; ++i) {
+    BlockMeta m;
+    uint64_t zmin = 0, span = 0, entries = 0, raw = 0, offset = 0, size = 0;
+    if (!GetVarint(&in, &zmin) || !GetVarint(&in, &span) || !GetVarint(&in, &entries) ||
+        !GetVarint(&in, &raw) || !GetVarint(&in, &offset) || !GetVarint(&in, &size) ||
+        !internal::GetFixed64(&in, &m.checksum)) {
+      return Corrupt("block meta");
+    }
+    m.min_ts = internal::UnZigZag(zmin);
+    if (span > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) -
+                   static_cast<uint64_t>(m.min_ts)) {
+      return Corrupt("block time range");
+    }
+    m.max_ts = static_cast<int64_t>(static_cast<uint64_t>(m.min_ts) + span);
+    if (entries == 0 || entries > raw || raw > kMaxRawBlockSize || size > location.offset) {
+      return Corrupt("block meta out of range");
+    }
+    // Blocks are laid out back to back after the header, in index order.
+    if (offset != prev_end || offset + size > location.offset)
+      return Corrupt("block offset");
+    prev_end = offset + size;
+    m.entries = static_cast<uint32_t>(entries);
+    m.raw_size = static_cast<uint32_t>(raw);
+    m.offset = offset;
+    m.compressed_size = static_cast<uint32_t>(size);
+    TokenFilter filter;
+    if (!filter.DecodeFrom(&in))
+      return Corrupt("token filter");
+    out.blocks.push_back(std::make_shared<const Block>(m, std::move(filter), nullptr, 0));
+  }
+  if (!in.empty())
+    return Corrupt("trailing index bytes");
+  if (prev_end != location.offset)
+    return Corrupt("gap before index");
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<MemChunk>> MemChunk::Decode(std::string_view data) {
+  return DecodeOwned(std::string(data));
+}
+
+absl::StatusOr<std::unique_ptr<MemChunk>> MemChunk::DecodeOwned(std::string data) {
+  if (data.size() < kHeaderSize + kTrailerSize)
+    return Corrupt("too short");
+  if (std::string_view(data).substr(0, 4) != std::string_view(kMagic, 4)) {
+    return Corrupt("bad magic");
+  }
+  ASSIGN_OR_RETURN(
+      IndexLocation loc,
+      ParseTrailer(std::string_view(data).substr(data.size() - kTrailerSize), data.size()));
+  ASSIGN_OR_RETURN(ChunkIndex index,
+                   ParseIndex(std::string_view(data).substr(loc.offset, loc.length), loc));
+  if (static_cast<uint8_t>(data[4]) != kFormatVersion ||
+      static_cast<uint8_t>(data[5]) != static_cast<uint8_t>(index.encoding) || data[6] != 0 ||
+      data[7] != 0) {
+    return Corrupt("header disagrees with index");
+  }
+  auto buf = std::make_shared<const std::string>(std::move(data));
+  std::vector<std::shared_ptr<const Block>> blocks;
+  blocks.reserve(index.blocks.size());
+  for (const auto& b : index.blocks) {
+    auto with = b->WithData(buf, b->meta().offset);
+    if (Checksum64(with->data()) != b->meta().checksum) {
+      return Corrupt(absl::StrCat("block ", blocks.size(), " checksum mismatch"));
+    }
+    blocks.push_back(std::move(with));
+  }
+  return FromBlocks(index.encoding, std::move(blocks));
+}
+
+std::unique_ptr<MemChunk> MemChunk::FromBlocks(Encoding encoding,
+                                               std::vector<std::shared_ptr<const Block>> blocks) {
+  ChunkOptions opts;
+  opts.encoding = encoding;
+  auto c = std::make_unique<MemChunk>(opts);
+  c->closed_ = true;
+  for (const auto& b : blocks) {
+    c->compressed_bytes_ += b->meta().compressed_size;
+    c->raw_block_bytes_ += b->meta().raw_size;
+    c->entries_ += b->meta().entries;
+    c->next_offset_ =
+        std::max<uint64_t>(c->next_offset_, b->meta().offset + b->meta().compressed_size);
+  }
+  c->blocks_ = std::move(blocks);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Iteration
+
+struct ChunkIterator::Source {
+  std::shared_ptr<const Block> block;  // null for the head snapshot
+  uint32_t seq = 0;                    // chunk order; breaks timestamp ties
+  int64_t min_ts = 0, max_ts = 0;
+  std::unique_ptr<DecodedBlock> decoded;
+  size_t pos = 0;  // forward: next entry; backward: one past the next entry
+  size_t end = 0;  // forward: stop index; backward: lowest index
+};
+
+ChunkIterator::ChunkIterator(Encoding encoding, IteratorOptions options)
+    : codec_(GetCodec(encoding)), options_(std::move(options)) {}
+
+ChunkIterator::~ChunkIterator() = default;
+
+int64_t ChunkIterator::CurrentTs(const Source& s) const {
+  return s.decoded->timestamp(options_.direction == Direction::kForward ? s.pos : s.pos - 1);
+}
+
+// Heap order as std::push_heap wants it: "a below b". The top is the smallest (ts, seq) when
+// moving forward, the largest when moving backward, so backward is exactly forward reversed.
+bool ChunkIterator::HeapLess(uint32_t a, uint32_t b) const {
+  const int64_t ta = CurrentTs(sources_[a]), tb = CurrentTs(sources_[b]);
+  const uint32_t sa = sources_[a].seq, sb = sources_[b].seq;
+  if (options_.direction == Direction::kForward)
+    return ta != tb ? ta > tb : sa > sb;
+  return ta != tb ? ta < tb : sa < sb;
+}
+
+bool ChunkIterator::Open(Source& s) {
+  if (s.decoded == nullptr) {
+    if (!free_.empty()) {
+      s.decoded = std::move(free_.back());
+      free_.pop_back();
+    } else {
+      s.decoded = std::make_unique<DecodedBlock>();
+    }
+    absl::Status st = s.decoded->Load(*s.block, *codec_);
+    if (!st.ok()) {
+      status_ = absl::Status(st.code(), absl::StrCat("block ", s.seq, ": ", st.message()));
+      return false;
+    }
+    ++stats_.blocks_decoded;
+    stats_.compressed_bytes += s.block->meta().compressed_size;
+    stats_.decompressed_bytes += s.block->meta().raw_size;
+  }
+  const size_t lo = s.decoded->LowerBound(options_.from);
+  const size_t hi = options_.through == std::numeric_limits<int64_t>::max()
+                        ? s.decoded->size()
+                        : s.decoded->LowerBound(options_.through);
+  if (options_.direction == Direction::kForward) {
+    s.pos = lo;
+    s.end = hi;
+  } else {
+    s.pos = hi;
+    s.end = lo;
+  }
+  return lo < hi;
+}
+
+bool ChunkIterator::Next() {
+  if (!status_.ok())
+    return false;
+  if (retired_ >= 0) {
+    Source& r = sources_[retired_];
+    if (r.decoded != nullptr)
+      free_.push_back(std::move(r.decoded));
+    retired_ = -1;
+  }
+  const bool forward = options_.direction == Direction::kForward;
+  auto less = [this](uint32_t a, uint32_t b) { return HeapLess(a, b); };
+  // Open every pending source that could hold an entry at or before the heap's top: sources are
+  // sorted by their first possible timestamp in iteration order.
+  while (next_source_ < sources_.size()) {
+    Source& p = sources_[next_source_];
+    if (!heap_.empty()) {
+      const int64_t top = CurrentTs(sources_[heap_.front()]);
+      if (forward ? p.min_ts > top : p.max_ts < top)
+        break;
+    }
+    const uint32_t idx = static_cast<uint32_t>(next_source_++);
+    if (!Open(p)) {
+      if (!status_.ok())
+        return false;
+      if (p.decoded != nullptr)
+        free_.push_back(std::move(p.decoded));
+      continue;
+    }
+    heap_.push_back(idx);
+    std::push_heap(heap_.begin(), heap_.end(), less);
+  }
+  if (heap_.empty())
+    return false;
+  std::pop_heap(heap_.begin(), heap_.end(), less);
+  const uint32_t idx = heap_.back();
+  heap_.pop_back();
+  Source& s = sources_[idx];
+  if (forward) {
+    entry_ = s.decoded->entry(s.pos++);
+  } else {
+    entry_ = s.decoded->entry(--s.pos);
+  }
+  if (s.pos == s.end) {
+    retired_ = static_cast<int>(idx);
+  } else {
+    heap_.push_back(idx);
+    std::push_heap(heap_.begin(), heap_.end(), less);
+  }
+  ++stats_.entries;
+  return true;
+}
+
+std::unique_ptr<ChunkIterator> MemChunk::Iterator(int64_t from, int64_t through,
+                                                  Direction direction) const {
+  IteratorOptions o;
+  o.from = from;
+  o.through = through;
+  o.direction = direction;
+  return Iterator(std::move(o));
+}
+
+std::unique_ptr<ChunkIterator> MemChunk::Iterator(IteratorOptions options) const {
+  std::unique_ptr<ChunkIterator> it(new ChunkIterator(options_.encoding, std::move(options)));
+  const IteratorOptions& o = it->options_;
+  if (o.from >= o.through)
+    return it;
+  uint32_t seq = 0;
+  for (const auto& b : blocks_) {
+    const uint32_t this_seq = seq++;
+    ++it->stats_.blocks_considered;
+    if (!b->Overlaps(o.from, o.through)) {
+      ++it->stats_.blocks_skipped_by_time;
+      continue;
+    }
+    bool may = true;
+    for (const std::string& needle : o.required_substrings) {
+      if (!b->MayContain(needle)) {
+        may = false;
+        break;
+      }
+    }
+    if (!may) {
+      ++it->stats_.blocks_skipped_by_filter;
+      continue;
+    }
+    ChunkIterator::Source s;
+    s.block = b;
+    s.seq = this_seq;
+    s.min_ts = b->meta().min_ts;
+    s.max_ts = b->meta().max_ts;
+    it->sources_.push_back(std::move(s));
+  }
+  if (!head_.empty() && head_max_ >= o.from && head_min_ < o.through) {
+    std::vector<LabelView> labels;
+    std::vector<EntryView> views = SortedHeadViews(&labels);
+    auto decoded = std::make_unique<DecodedBlock>();
+    decoded->LoadCopy(views, o.from, o.through);
+    if (decoded->size() > 0) {
+      ChunkIterator::Source s;
+      s.seq = seq;
+      s.min_ts = decoded->timestamp(0);
+      s.max_ts = decoded->timestamp(decoded->size() - 1);
+      s.decoded = std::move(decoded);
+      it->sources_.push_back(std::move(s));
+    }
+  }
+  auto& src = it->sources_;
+  if (o.direction == Direction::kForward) {
+    std::stable_sort(src.begin(), src.end(),
+                     [](const ChunkIterator::Source& a, const ChunkIterator::Source& b) {
+                       return a.min_ts != b.min_ts ? a.min_ts < b.min_ts : a.seq < b.seq;
+                     });
+  } else {
+    std::stable_sort(src.begin(), src.end(),
+                     [](const ChunkIterator::Source& a, const ChunkIterator::Source& b) {
+                       return a.max_ts != b.max_ts ? a.max_ts > b.max_ts : a.seq > b.seq;
+                     });
+  }
+  return it;
+}
+
+}  // namespace norn::chunk

@@ -1,0 +1,235 @@
+// MemChunk: one stream's entries over a time range, the unit the ingester builds in memory and
+// flushes to object storage (Loki's chunkenc.MemChunk).
+//
+// Writing: Append() adds entries to an uncompressed head block. When the head reaches
+// `block_size` bytes of lines and metadata it is sorted by timestamp and cut into an immutable
+// compressed Block. SpaceFor() says whether an entry still fits under `target_size` (Loki's rule:
+// compressed bytes of cut blocks + raw head bytes + the new line < target_size); cutting by age is
+// the caller's business. Close() cuts the head and makes the chunk read-only. Out-of-order
+// appends are accepted (the ingester bounds how late); blocks may overlap in time and iterators
+// merge them. Exact duplicates (same timestamp and line) are dropped when found in the head block
+// or in the most recently cut block (see Append).
+//
+// Reading: Iterator() yields entries in [from, through) in timestamp order, forward or backward,
+// skipping blocks by time and, optionally, by token filter. Encode() serialises the chunk in the
+// format documented in docs/formats.md ("Chunks"); Decode() and FromBlocks() rebuild a read-only
+// chunk, and ParseTrailer()/ParseIndex() let a reader fetch only the byte ranges it needs.
+//
+// Thread-safety: not thread-safe; one writer. Readers must be serialised with the writer only
+// while calling const methods (including Iterator()): an iterator holds its own snapshot (shared
+// immutable blocks plus a copy of the head), so it stays valid while the chunk keeps being
+// appended to, and even after the chunk is destroyed.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/labels.h"
+#include "storage/chunk/block.h"
+#include "storage/chunk/codec.h"
+
+namespace norn::chunk {
+
+inline constexpr size_t kDefaultBlockSize = 256 * 1024;
+inline constexpr size_t kDefaultTargetSize = 1536 * 1024;
+// Chosen by chunk_bench (see the chunk README): zstd decompresses about as fast as snappy on log
+// blocks while compressing ~1.7x smaller; lz4 is faster to decode but as large as snappy.
+inline constexpr Encoding kDefaultEncoding = Encoding::kZstd;
+// Token filter budget as a fraction of a block's compressed size.
+inline constexpr double kDefaultFilterRatio = 0.05;
+// Lines longer than this are refused (far above any sane max_line_size).
+inline constexpr size_t kMaxLineBytes = 256u << 20;
+// The head is also cut at this many entries, so a stream of empty lines (which add no bytes)
+// cannot grow it without bound.
+inline constexpr size_t kMaxBlockEntries = 1u << 18;
+
+struct ChunkOptions {
+  Encoding encoding = kDefaultEncoding;
+  size_t block_size = kDefaultBlockSize;    // raw head bytes that trigger a cut
+  size_t target_size = kDefaultTargetSize;  // compressed bytes at which the chunk is full
+  double filter_ratio = kDefaultFilterRatio;
+};
+
+enum class AppendResult { kAppended, kDuplicate };
+enum class Direction { kForward, kBackward };
+
+struct ChunkStats {
+  uint64_t entries = 0;
+  uint64_t raw_bytes = 0;         // uncompressed block bytes plus head line+metadata bytes
+  uint64_t compressed_bytes = 0;  // compressed bytes of cut blocks
+  uint64_t filter_bytes = 0;      // token filter bit arrays of cut blocks
+  uint32_t blocks = 0;            // cut blocks (not counting the head)
+  int64_t min_ts = 0;             // both 0 when the chunk is empty
+  int64_t max_ts = 0;
+};
+
+struct IteratorOptions {
+  int64_t from = std::numeric_limits<int64_t>::min();     // inclusive
+  int64_t through = std::numeric_limits<int64_t>::max();  // exclusive
+  Direction direction = Direction::kForward;
+  // Blocks whose token filter rules out any of these substrings are skipped (a pure
+  // optimisation: the caller still filters lines). The head block is never skipped.
+  std::vector<std::string> required_substrings;
+};
+
+struct IteratorStats {
+  uint32_t blocks_considered = 0;
+  uint32_t blocks_skipped_by_time = 0;
+  uint32_t blocks_skipped_by_filter = 0;
+  uint32_t blocks_decoded = 0;
+  uint64_t compressed_bytes = 0;    // of decoded blocks
+  uint64_t decompressed_bytes = 0;  // of decoded blocks
+  uint64_t entries = 0;             // entries yielded
+};
+
+// Pull iterator over a chunk snapshot. Usage:
+//   while (it->Next()) { const EntryView& e = it->entry(); ... }
+//   if (!it->status().ok()) ...
+// The views in entry() are valid until the next call to Next() (the decompressed block buffer
+// is owned by the iterator). Single-threaded.
+class ChunkIterator {
+ public:
+  ~ChunkIterator();
+  ChunkIterator(const ChunkIterator&) = delete;
+  ChunkIterator& operator=(const ChunkIterator&) = delete;
+
+  bool Next();
+  const EntryView& entry() const { return entry_; }
+  // OK after a normal end; kDataLoss when a block failed to decode (iteration stops there).
+  const absl::Status& status() const { return status_; }
+  const IteratorStats& stats() const { return stats_; }
+
+ private:
+  friend class MemChunk;
+  struct Source;
+  ChunkIterator(Encoding encoding, IteratorOptions options);
+  bool Open(Source& s);
+  int64_t CurrentTs(const Source& s) const;
+  bool HeapLess(uint32_t a, uint32_t b) const;
+
+  const Codec* codec_;
+  IteratorOptions options_;
+  std::vector<Source> sources_;  // sorted in the order they may be needed
+  size_t next_source_ = 0;
+  std::vector<uint32_t> heap_;  // open sources, by (timestamp, sequence)
+  int retired_ = -1;            // source exhausted by the previous Next(); its buffer is in use
+  std::vector<std::unique_ptr<DecodedBlock>> free_;
+  EntryView entry_;
+  absl::Status status_;
+  IteratorStats stats_;
+};
+
+class MemChunk {
+ public:
+  explicit MemChunk(ChunkOptions options = {});
+  ~MemChunk();
+  MemChunk(MemChunk&&) noexcept;
+  MemChunk& operator=(MemChunk&&) noexcept;
+  MemChunk(const MemChunk&) = delete;
+  MemChunk& operator=(const MemChunk&) = delete;
+
+  // Appends one entry. kDuplicate (nothing stored) when an entry with the same timestamp and line
+  // is already in the head block, or, by 64-bit hash of (timestamp, line), in the most recently cut
+  // block; duplicates of entries in older blocks are not detected. Metadata is not compared.
+  // Errors: kFailedPrecondition after Close() or on a decoded chunk; kInvalidArgument for a line
+  // over kMaxLineBytes; a cut can fail with the codec's error.
+  absl::StatusOr<AppendResult> Append(int64_t timestamp_ns, std::string_view line,
+                                      std::span<const Label> metadata = {});
+
+  // Whether an entry with `line_bytes` of line (and metadata) fits before target_size.
+  bool SpaceFor(size_t line_bytes) const;
+  // Cuts the head block and refuses further appends. Idempotent.
+  [[nodiscard]] absl::Status Close();
+  bool closed() const { return closed_; }
+
+  // Serialises the chunk; a non-empty head is included as a last block (without cutting it).
+  absl::StatusOr<std::string> Encode() const;
+
+  // Parses and verifies a whole encoded chunk (every checksum); the result is closed (read-only)
+  // and holds its own copy of the bytes. kDataLoss on any corruption.
+  static absl::StatusOr<std::unique_ptr<MemChunk>> Decode(std::string_view data);
+  static absl::StatusOr<std::unique_ptr<MemChunk>> DecodeOwned(std::string data);
+  // A read-only chunk over blocks obtained elsewhere (e.g. ParseIndex + ranged reads + WithData).
+  // Blocks without data may be included only if iterators never need them.
+  static std::unique_ptr<MemChunk> FromBlocks(Encoding encoding,
+                                              std::vector<std::shared_ptr<const Block>> blocks);
+
+  std::unique_ptr<ChunkIterator> Iterator(IteratorOptions options) const;
+  std::unique_ptr<ChunkIterator> Iterator(int64_t from, int64_t through, Direction direction) const;
+
+  Encoding encoding() const { return options_.encoding; }
+  const std::vector<std::shared_ptr<const Block>>& blocks() const { return blocks_; }
+  size_t head_entries() const { return head_.size(); }
+
+  ChunkStats Stats() const;
+  uint64_t Size() const { return entries_; }  // entries, including the head
+  // Compressed bytes of cut blocks plus raw head bytes: what SpaceFor compares to target_size.
+  size_t Bytes() const { return compressed_bytes_ + head_bytes_; }
+  size_t CompressedSize() const { return compressed_bytes_; }
+  // Smallest and largest timestamp (both 0 when empty).
+  std::pair<int64_t, int64_t> Bounds() const;
+
+ private:
+  struct HeadEntry {
+    int64_t ts;
+    uint32_t line_off, line_len;
+    uint32_t meta_begin, meta_count;
+  };
+  struct HeadLabel {
+    uint32_t name_off, name_len, value_off, value_len;
+  };
+  // Sorted views over the head (lines in head_arena_); `labels` receives the metadata views.
+  std::vector<EntryView> SortedHeadViews(std::vector<LabelView>* labels) const;
+  std::string_view HeadLine(const HeadEntry& e) const {
+    return std::string_view(head_arena_.data() + e.line_off, e.line_len);
+  }
+  bool IsDuplicate(int64_t ts, std::string_view line);
+  absl::Status CutHead();
+
+  ChunkOptions options_;
+  const Codec* codec_;
+  bool closed_ = false;
+  std::vector<std::shared_ptr<const Block>> blocks_;
+  uint64_t next_offset_;  // where the next cut block goes in the encoding
+  size_t compressed_bytes_ = 0;
+  uint64_t raw_block_bytes_ = 0;
+  uint64_t entries_ = 0;
+
+  std::string head_arena_;
+  std::vector<HeadEntry> head_;
+  std::vector<HeadLabel> head_labels_;
+  size_t head_bytes_ = 0;
+  bool head_sorted_ = true;
+  int64_t head_min_ = 0, head_max_ = 0;
+  // Sorted hashes of the most recently cut block, for duplicate detection across a cut.
+  std::vector<uint64_t> last_block_hashes_;
+};
+
+// ---- Layout access for ranged reads (see docs/formats.md) ----
+
+inline constexpr size_t kHeaderSize = 8;
+inline constexpr size_t kTrailerSize = 16;
+
+struct IndexLocation {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+// Parses the last kTrailerSize bytes of an encoded chunk of `object_size` bytes.
+absl::StatusOr<IndexLocation> ParseTrailer(std::string_view trailer, uint64_t object_size);
+
+struct ChunkIndex {
+  Encoding encoding = Encoding::kNone;
+  // Blocks with meta and filter but no data; attach bytes with Block::WithData.
+  std::vector<std::shared_ptr<const Block>> blocks;
+};
+// Parses and verifies the index bytes located by ParseTrailer.
+absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocation& location);
+
+}  // namespace norn::chunk

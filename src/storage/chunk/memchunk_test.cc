@@ -1,0 +1,467 @@
+#include "storage/chunk/memchunk.h"
+
+#include <algorithm>
+#include <ostream>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/entry.h"
+#include "storage/chunk/testdata.h"
+
+namespace norn {
+// Readable failure output for entry comparisons.
+void PrintTo(const Entry& e, std::ostream* os) {
+  *os << "{" << e.timestamp_ns << ", \"" << e.line.substr(0, 60)
+      << (e.line.size() > 60 ? "...\"" : "\"") << ", " << e.structured_metadata.size() << " md}";
+}
+}  // namespace norn
+
+namespace norn::chunk {
+namespace {
+
+using ::norn::Entry;
+using ::norn::Label;
+
+constexpr Encoding kAll[] = {Encoding::kNone, Encoding::kGzip, Encoding::kLz4, Encoding::kSnappy,
+                             Encoding::kZstd};
+constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+
+std::vector<Entry> Collect(ChunkIterator& it) {
+  std::vector<Entry> out;
+  while (it.Next()) {
+    const EntryView& e = it.entry();
+    Entry x;
+    x.timestamp_ns = e.timestamp_ns;
+    x.line = std::string(e.line);
+    for (const LabelView& l : e.metadata) {
+      x.structured_metadata.push_back(Label{std::string(l.name), std::string(l.value)});
+    }
+    out.push_back(std::move(x));
+  }
+  EXPECT_TRUE(it.status().ok()) << it.status();
+  return out;
+}
+
+std::vector<Entry> Read(const MemChunk& c, int64_t from = kMin, int64_t through = kMax,
+                        Direction d = Direction::kForward) {
+  auto it = c.Iterator(from, through, d);
+  return Collect(*it);
+}
+
+// Reference answer: entries in [from, through), stable-sorted by time (equal timestamps keep
+// append order), reversed for backward.
+std::vector<Entry> Expected(std::vector<Entry> all, int64_t from, int64_t through, Direction d) {
+  std::erase_if(all,
+                [&](const Entry& e) { return e.timestamp_ns < from || e.timestamp_ns >= through; });
+  std::stable_sort(all.begin(), all.end(),
+                   [](const Entry& a, const Entry& b) { return a.timestamp_ns < b.timestamp_ns; });
+  if (d == Direction::kBackward)
+    std::reverse(all.begin(), all.end());
+  return all;
+}
+
+// Random entries: realistic lines, unicode, empty lines, 20 KB lines, metadata.
+std::vector<Entry> RandomEntries(size_t n, uint64_t seed, bool in_order) {
+  testdata::LogGenerator gen(seed);
+  std::vector<Entry> out;
+  int64_t ts = 1700000000000000000;
+  std::set<std::pair<int64_t, std::string>> seen;  // the chunk would drop exact duplicates
+  for (size_t i = 0; i < n; ++i) {
+    Entry e;
+    ts += gen.Uniform(0, 3) == 0 ? 0 : gen.Uniform(1, 1000000);
+    e.timestamp_ns = in_order ? ts : ts - gen.Uniform(0, 1000000000);
+    switch (gen.Uniform(0, 9)) {
+      case 0:
+        e.line = "";
+        break;
+      case 1:
+        e.line = "héllo wörld ✓ 日本語のログ 🚀 " + gen.Hex(8);
+        break;
+      case 2:
+        e.line = std::string(20 * 1024, 'a' + gen.Uniform(0, 25)) + gen.Hex(4);
+        break;
+      case 3: {
+        e.line.resize(gen.Uniform(1, 300));
+        for (char& c : e.line)
+          c = static_cast<char>(gen.rng()());  // binary, NULs included
+        break;
+      }
+      default:
+        e.line = gen.Line(3, e.timestamp_ns);
+    }
+    while (!seen.emplace(e.timestamp_ns, e.line).second)
+      ++e.timestamp_ns;
+    const int nmeta = gen.Uniform(0, 3) == 0 ? gen.Uniform(1, 3) : 0;
+    for (int m = 0; m < nmeta; ++m) {
+      e.structured_metadata.push_back(
+          Label{m == 0 ? "trace_id" : absl::StrCat("k", m),
+                gen.Uniform(0, 1) ? gen.Hex(gen.Uniform(0, 32)) : std::string("same")});
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+void AppendAll(MemChunk& c, const std::vector<Entry>& entries) {
+  for (const Entry& e : entries) {
+    auto r = c.Append(e.timestamp_ns, e.line, e.structured_metadata);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(*r, AppendResult::kAppended);
+  }
+}
+
+ChunkOptions SmallBlocks(Encoding e) {
+  ChunkOptions o;
+  o.encoding = e;
+  o.block_size = 16 * 1024;
+  return o;
+}
+
+TEST(MemChunkTest, RoundTripsEveryCodec) {
+  for (Encoding enc : kAll) {
+    SCOPED_TRACE(EncodingName(enc));
+    const std::vector<Entry> entries = RandomEntries(1500, 11, true);
+    MemChunk c(SmallBlocks(enc));
+    AppendAll(c, entries);
+    EXPECT_GT(c.blocks().size(), 10u);
+    EXPECT_GT(c.head_entries(), 0u);
+    EXPECT_EQ(c.Size(), entries.size());
+    // In memory (blocks + head), both directions.
+    EXPECT_EQ(Read(c), Expected(entries, kMin, kMax, Direction::kForward));
+    EXPECT_EQ(Read(c, kMin, kMax, Direction::kBackward),
+              Expected(entries, kMin, kMax, Direction::kBackward));
+    // Encoded with the head still open, then decoded.
+    auto enc1 = c.Encode();
+    ASSERT_TRUE(enc1.ok()) << enc1.status();
+    auto d = MemChunk::Decode(*enc1);
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_EQ((*d)->encoding(), enc);
+    EXPECT_TRUE((*d)->closed());
+    EXPECT_EQ((*d)->Size(), entries.size());
+    EXPECT_EQ(Read(**d), Expected(entries, kMin, kMax, Direction::kForward));
+    EXPECT_EQ(Read(**d, kMin, kMax, Direction::kBackward),
+              Expected(entries, kMin, kMax, Direction::kBackward));
+    // Closing cuts the head; the encoding is the same bytes.
+    ASSERT_TRUE(c.Close().ok());
+    EXPECT_EQ(c.head_entries(), 0u);
+    auto enc2 = c.Encode();
+    ASSERT_TRUE(enc2.ok());
+    EXPECT_EQ(*enc1, *enc2);
+    // Re-encoding a decoded chunk reproduces it.
+    auto enc3 = (*d)->Encode();
+    ASSERT_TRUE(enc3.ok());
+    EXPECT_EQ(*enc1, *enc3);
+  }
+}
+
+TEST(MemChunkTest, EmptyChunk) {
+  MemChunk c;
+  EXPECT_TRUE(Read(c).empty());
+  EXPECT_EQ(c.Bounds(), std::make_pair(int64_t{0}, int64_t{0}));
+  auto enc = c.Encode();
+  ASSERT_TRUE(enc.ok());
+  EXPECT_EQ(enc->size(), kHeaderSize + 2 + 1 + 8 + kTrailerSize);
+  auto d = MemChunk::Decode(*enc);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(Read(**d).empty());
+  EXPECT_EQ((*d)->Stats().entries, 0u);
+}
+
+TEST(MemChunkTest, OutOfOrderAppendsIterateSorted) {
+  for (Encoding enc : {Encoding::kSnappy, Encoding::kZstd}) {
+    const std::vector<Entry> entries = RandomEntries(3000, 12, false);
+    MemChunk c(SmallBlocks(enc));
+    AppendAll(c, entries);
+    // Blocks overlap in time, yet each block is sorted and iteration merges them.
+    int overlaps = 0;
+    for (size_t i = 1; i < c.blocks().size(); ++i) {
+      overlaps += c.blocks()[i]->meta().min_ts <= c.blocks()[i - 1]->meta().max_ts;
+    }
+    EXPECT_GT(overlaps, 0);
+    EXPECT_EQ(Read(c), Expected(entries, kMin, kMax, Direction::kForward));
+    EXPECT_EQ(Read(c, kMin, kMax, Direction::kBackward),
+              Expected(entries, kMin, kMax, Direction::kBackward));
+    auto d = MemChunk::Decode(*c.Encode());
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(Read(**d), Expected(entries, kMin, kMax, Direction::kForward));
+  }
+}
+
+TEST(MemChunkTest, ExtremeTimestamps) {
+  MemChunk c;
+  std::vector<Entry> entries = {
+      {kMin, "min", {}}, {-5, "neg", {}}, {0, "zero", {}}, {kMax - 1, "max", {}}, {-5, "neg2", {}}};
+  AppendAll(c, entries);
+  ASSERT_TRUE(c.Close().ok());
+  auto d = MemChunk::Decode(*c.Encode());
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(Read(**d), Expected(entries, kMin, kMax, Direction::kForward));
+  EXPECT_EQ((*d)->Bounds(), std::make_pair(kMin, kMax - 1));
+}
+
+TEST(MemChunkTest, Duplicates) {
+  ChunkOptions o;
+  o.block_size = 1024;
+  MemChunk c(o);
+  std::vector<Label> md = {{"trace_id", "abc"}};
+  EXPECT_EQ(*c.Append(10, "a", md), AppendResult::kAppended);
+  EXPECT_EQ(*c.Append(10, "a"), AppendResult::kDuplicate);  // metadata is not compared
+  EXPECT_EQ(*c.Append(10, "b"), AppendResult::kAppended);   // same time, other line
+  EXPECT_EQ(*c.Append(11, "a"), AppendResult::kAppended);   // same line, other time
+  EXPECT_EQ(*c.Append(5, "x"), AppendResult::kAppended);    // head now unsorted
+  EXPECT_EQ(*c.Append(10, "b"), AppendResult::kDuplicate);  // found by the unsorted scan
+  EXPECT_EQ(*c.Append(5, "x"), AppendResult::kDuplicate);
+  EXPECT_EQ(c.Size(), 4u);
+  // Cut the head: duplicates of the last block are still found.
+  EXPECT_EQ(*c.Append(20, std::string(1100, 'z')), AppendResult::kAppended);
+  ASSERT_EQ(c.blocks().size(), 1u);
+  EXPECT_EQ(c.head_entries(), 0u);
+  EXPECT_EQ(*c.Append(10, "a"), AppendResult::kDuplicate);
+  EXPECT_EQ(*c.Append(20, std::string(1100, 'z')), AppendResult::kDuplicate);
+  EXPECT_EQ(*c.Append(10, "c"), AppendResult::kAppended);
+  // After another cut the first block is no longer checked (documented limit).
+  EXPECT_EQ(*c.Append(30, std::string(1100, 'y')), AppendResult::kAppended);
+  ASSERT_EQ(c.blocks().size(), 2u);
+  EXPECT_EQ(*c.Append(11, "a"), AppendResult::kAppended);
+  const std::vector<Entry> got = Read(c);
+  ASSERT_EQ(got.size(), 8u);
+  EXPECT_EQ(got[0].timestamp_ns, 5);
+  EXPECT_EQ(got[1].line, "a");
+  EXPECT_EQ(got[1].structured_metadata, md);
+}
+
+TEST(MemChunkTest, TimeRangeForwardAndBackward) {
+  const std::vector<Entry> entries = RandomEntries(2000, 13, false);
+  MemChunk c(SmallBlocks(Encoding::kLz4));
+  AppendAll(c, entries);
+  auto d = MemChunk::Decode(*c.Encode());
+  ASSERT_TRUE(d.ok());
+  auto [lo, hi] = c.Bounds();
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 60; ++i) {
+    int64_t a = lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 2)) - 1;
+    int64_t b = lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 2)) - 1;
+    if (a > b)
+      std::swap(a, b);
+    if (i == 0)
+      b = a;  // empty range
+    if (i == 1)
+      b = a + 1;  // one nanosecond
+    for (Direction dir : {Direction::kForward, Direction::kBackward}) {
+      const auto want = Expected(entries, a, b, dir);
+      EXPECT_EQ(Read(c, a, b, dir), want) << a << " " << b;
+      EXPECT_EQ(Read(**d, a, b, dir), want) << a << " " << b;
+    }
+  }
+}
+
+TEST(MemChunkTest, SkipsBlocksByTimeAndFilter) {
+  testdata::LogGenerator gen(21);
+  MemChunk c(SmallBlocks(Encoding::kSnappy));
+  std::vector<Entry> entries;
+  const std::string needle = "4bf92f3577b34da6a3ce929d0e0e4736";
+  for (int i = 0; i < 4000; ++i) {
+    Entry e{1000 + i, gen.Line(3, 1000 + i), {}};
+    if (i == 2500)
+      e.line += " trace=" + needle;
+    entries.push_back(e);
+  }
+  AppendAll(c, entries);
+  ASSERT_TRUE(c.Close().ok());
+  const size_t nblocks = c.blocks().size();
+  ASSERT_GT(nblocks, 20u);
+
+  auto it = c.Iterator(2000, 2100, Direction::kBackward);
+  EXPECT_EQ(Collect(*it).size(), 100u);
+  EXPECT_GE(it->stats().blocks_skipped_by_time, nblocks - 3);
+  EXPECT_LE(it->stats().blocks_decoded, 2u);
+
+  IteratorOptions o;
+  o.required_substrings = {needle};
+  it = c.Iterator(o);
+  std::vector<Entry> got = Collect(*it);
+  EXPECT_EQ(std::count_if(got.begin(), got.end(),
+                          [&](const Entry& e) { return e.line.find(needle) != std::string::npos; }),
+            1);
+  EXPECT_GE(it->stats().blocks_skipped_by_filter, nblocks * 8 / 10);
+  EXPECT_EQ(it->stats().blocks_considered, nblocks);
+  int may = 0;
+  for (const auto& b : c.blocks())
+    may += b->MayContain(needle);
+  EXPECT_GE(may, 1);
+  // The filter is small next to the data.
+  const ChunkStats s = c.Stats();
+  EXPECT_LE(s.filter_bytes, s.compressed_bytes / 19);
+}
+
+TEST(MemChunkTest, FilterHasNoFalseNegativesAcrossBlocks) {
+  const std::vector<Entry> entries = RandomEntries(2000, 14, false);
+  MemChunk c(SmallBlocks(Encoding::kZstd));
+  AppendAll(c, entries);
+  ASSERT_TRUE(c.Close().ok());
+  auto d = MemChunk::Decode(*c.Encode());
+  ASSERT_TRUE(d.ok());
+  std::mt19937_64 rng(5);
+  for (int q = 0; q < 300; ++q) {
+    const Entry& e = entries[rng() % entries.size()];
+    if (e.line.size() < TokenFilter::kGramSize)
+      continue;
+    const size_t len = 4 + rng() % std::min<size_t>(e.line.size() - 3, 40);
+    const std::string needle = e.line.substr(rng() % (e.line.size() - len + 1), len);
+    IteratorOptions o;
+    o.required_substrings = {needle};
+    auto it = (*d)->Iterator(o);
+    bool found = false;
+    while (it->Next()) {
+      if (it->entry().timestamp_ns == e.timestamp_ns && it->entry().line == e.line)
+        found = true;
+    }
+    ASSERT_TRUE(it->status().ok());
+    EXPECT_TRUE(found) << "needle lost: " << needle;
+  }
+}
+
+TEST(MemChunkTest, SpaceForAndClose) {
+  ChunkOptions o;
+  o.encoding = Encoding::kNone;
+  o.block_size = 1000;
+  o.target_size = 5000;
+  MemChunk c(o);
+  const std::string line(300, 'q');
+  int n = 0;
+  while (c.SpaceFor(line.size()))
+    ASSERT_TRUE(c.Append(n++, line).ok());
+  EXPECT_GE(c.Bytes() + line.size(), o.target_size);
+  EXPECT_LT(c.Bytes(), o.target_size);
+  ASSERT_TRUE(c.Close().ok());
+  ASSERT_TRUE(c.Close().ok());
+  EXPECT_FALSE(c.SpaceFor(1));
+  EXPECT_EQ(c.Append(1000, "late").status().code(), absl::StatusCode::kFailedPrecondition);
+  const ChunkStats s = c.Stats();
+  EXPECT_EQ(s.entries, static_cast<uint64_t>(n));
+  EXPECT_EQ(s.min_ts, 0);
+  EXPECT_EQ(s.max_ts, n - 1);
+  EXPECT_EQ(s.compressed_bytes, c.CompressedSize());
+  EXPECT_GT(s.raw_bytes, static_cast<uint64_t>(n) * line.size());
+}
+
+TEST(MemChunkTest, EmptyLinesAreCutByEntryCount) {
+  MemChunk c;
+  const size_t n = kMaxBlockEntries + 10;
+  for (size_t i = 0; i < n; ++i)
+    ASSERT_TRUE(c.Append(static_cast<int64_t>(i), "").ok());
+  EXPECT_EQ(c.blocks().size(), 1u);
+  EXPECT_EQ(c.head_entries(), 10u);
+  auto d = MemChunk::Decode(*c.Encode());
+  ASSERT_TRUE(d.ok()) << d.status();
+  auto it = (*d)->Iterator(kMin, kMax, Direction::kBackward);
+  size_t count = 0;
+  int64_t expect = static_cast<int64_t>(n) - 1;
+  while (it->Next()) {
+    ASSERT_EQ(it->entry().timestamp_ns, expect--);
+    ++count;
+  }
+  EXPECT_EQ(count, n);
+}
+
+TEST(MemChunkTest, IteratorIsASnapshot) {
+  auto c = std::make_unique<MemChunk>(SmallBlocks(Encoding::kSnappy));
+  const std::vector<Entry> entries = RandomEntries(300, 15, true);
+  AppendAll(*c, entries);
+  auto it = c->Iterator(kMin, kMax, Direction::kForward);
+  // Keep writing (more cuts, head reallocations), then destroy the chunk.
+  AppendAll(*c, RandomEntries(300, 16, true));
+  c.reset();
+  EXPECT_EQ(Collect(*it), Expected(entries, kMin, kMax, Direction::kForward));
+}
+
+TEST(MemChunkTest, RangedReadOfSelectedBlocks) {
+  const std::vector<Entry> entries = RandomEntries(1500, 17, true);
+  MemChunk c(SmallBlocks(Encoding::kZstd));
+  AppendAll(c, entries);
+  const std::string obj = *c.Encode();
+  // A reader fetches the trailer, then the index, then only the blocks it wants.
+  auto loc = ParseTrailer(std::string_view(obj).substr(obj.size() - kTrailerSize), obj.size());
+  ASSERT_TRUE(loc.ok()) << loc.status();
+  auto index = ParseIndex(std::string_view(obj).substr(loc->offset, loc->length), *loc);
+  ASSERT_TRUE(index.ok()) << index.status();
+  ASSERT_EQ(index->blocks.size(), c.blocks().size() + 1);  // + head
+  EXPECT_EQ(index->encoding, Encoding::kZstd);
+  std::vector<std::shared_ptr<const Block>> picked;
+  int64_t from = kMax, through = kMin;
+  for (size_t i = 3; i < 6; ++i) {
+    const BlockMeta& m = index->blocks[i]->meta();
+    EXPECT_EQ(m, c.blocks()[i]->meta());
+    auto range = std::make_shared<const std::string>(obj.substr(m.offset, m.compressed_size));
+    picked.push_back(index->blocks[i]->WithData(range, 0));
+    from = std::min(from, m.min_ts);
+    through = std::max(through, m.max_ts + 1);
+  }
+  auto partial = MemChunk::FromBlocks(index->encoding, std::move(picked));
+  EXPECT_EQ(Read(*partial, from, through), Expected(entries, from, through, Direction::kForward));
+}
+
+TEST(MemChunkTest, CorruptionIsDataLoss) {
+  const std::vector<Entry> entries = RandomEntries(200, 18, true);
+  for (Encoding enc : kAll) {
+    SCOPED_TRACE(EncodingName(enc));
+    ChunkOptions o = SmallBlocks(enc);
+    o.block_size = 4096;
+    MemChunk c(o);
+    AppendAll(c, entries);
+    const std::string good = *c.Encode();
+    ASSERT_TRUE(MemChunk::Decode(good).ok());
+    // Every truncation.
+    for (size_t n = 0; n < good.size(); n += (n < 64 || good.size() - n < 64) ? 1 : 97) {
+      auto d = MemChunk::Decode(std::string_view(good).substr(0, n));
+      ASSERT_FALSE(d.ok()) << n;
+      EXPECT_EQ(d.status().code(), absl::StatusCode::kDataLoss) << n;
+    }
+    // Every byte flipped (sampled in the bulk of block data, exhaustive at the edges).
+    std::mt19937_64 rng(1);
+    for (size_t i = 0; i < good.size(); i += (i < 64 || good.size() - i < 4096) ? 1 : 31) {
+      std::string bad = good;
+      bad[i] ^= static_cast<char>(1 + rng() % 255);
+      auto d = MemChunk::Decode(bad);
+      ASSERT_FALSE(d.ok()) << "flip at " << i << " of " << good.size();
+      EXPECT_EQ(d.status().code(), absl::StatusCode::kDataLoss) << i;
+    }
+    // Trailing garbage, bad magic, unknown version.
+    EXPECT_EQ(MemChunk::Decode(good + "x").status().code(), absl::StatusCode::kDataLoss);
+    std::string v = good;
+    v[0] = 'X';
+    EXPECT_EQ(MemChunk::Decode(v).status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_EQ(MemChunk::Decode("").status().code(), absl::StatusCode::kDataLoss);
+  }
+}
+
+TEST(MemChunkTest, CorruptBlockDataFoundWhileIterating) {
+  // A ranged reader that skipped Decode's eager verification still gets kDataLoss, not garbage.
+  MemChunk c(SmallBlocks(Encoding::kSnappy));
+  AppendAll(c, RandomEntries(500, 19, true));
+  const std::string obj = *c.Encode();
+  auto loc = ParseTrailer(std::string_view(obj).substr(obj.size() - kTrailerSize), obj.size());
+  auto index = ParseIndex(std::string_view(obj).substr(loc->offset, loc->length), *loc);
+  ASSERT_TRUE(index.ok());
+  std::string bad = obj;
+  const BlockMeta& m = index->blocks[1]->meta();
+  bad[m.offset + m.compressed_size / 2] ^= 0x40;
+  auto buf = std::make_shared<const std::string>(bad);
+  std::vector<std::shared_ptr<const Block>> blocks;
+  for (const auto& b : index->blocks)
+    blocks.push_back(b->WithData(buf, b->meta().offset));
+  auto chunk = MemChunk::FromBlocks(index->encoding, std::move(blocks));
+  auto it = chunk->Iterator(kMin, kMax, Direction::kForward);
+  while (it->Next()) {
+  }
+  EXPECT_EQ(it->status().code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace norn::chunk
