@@ -1,0 +1,161 @@
+#include "logql/log/labels_builder.h"
+
+#include <gtest/gtest.h>
+
+namespace norn::logql_log {
+namespace {
+
+Labels Base() { return Labels({{"app", "api"}, {"job", "payments/api"}, {"pod", "p-1"}}); }
+
+TEST(LabelsBuilderTest, UnchangedReturnsBase) {
+  LabelsBuilder b(Base());
+  EXPECT_TRUE(b.Unchanged());
+  EXPECT_EQ(b.Hash(), Base().Hash());
+  EXPECT_EQ(&b.CachedLabels(), &b.base());
+}
+
+TEST(LabelsBuilderTest, SetGetDelAndOutputSorted) {
+  LabelsBuilder b(Base());
+  b.Set("zeta", "1");
+  b.Set("Alpha", "2");
+  b.Set("pod", "override");
+  EXPECT_EQ(b.Get("pod").value(), "override");
+  EXPECT_EQ(b.CategoryOf("pod"), LabelCategory::kParsed);
+  EXPECT_EQ(b.CategoryOf("app"), LabelCategory::kStream);
+  b.Del("app");
+  EXPECT_FALSE(b.Get("app").has_value());
+  Labels want({{"Alpha", "2"}, {"job", "payments/api"}, {"pod", "override"}, {"zeta", "1"}});
+  EXPECT_EQ(b.ToLabels(), want);
+  EXPECT_EQ(b.Hash(), want.Hash());
+  EXPECT_EQ(b.CachedLabels(), want);
+  // Deleting a set label that shadowed a base label hides both (Loki's del list).
+  b.Del("pod");
+  EXPECT_FALSE(b.Get("pod").has_value());
+  // Setting it again brings it back.
+  b.Set("pod", "again");
+  EXPECT_EQ(b.Get("pod").value(), "again");
+}
+
+TEST(LabelsBuilderTest, ResetKeepsBaseAndReusesSlots) {
+  LabelsBuilder b(Base());
+  b.Set("a", "1");
+  b.Del("job");
+  b.SetErr("JSONParserErr");
+  b.Reset();
+  EXPECT_TRUE(b.Unchanged());
+  EXPECT_EQ(b.Get("job").value(), "payments/api");
+  EXPECT_FALSE(b.Get("a").has_value());
+  EXPECT_FALSE(b.HasErr());
+}
+
+TEST(LabelsBuilderTest, ErrorLabels) {
+  LabelsBuilder b(Base());
+  b.SetErr("JSONParserErr");
+  b.SetErrorDetails("expecting json object(6), but it is not");
+  EXPECT_EQ(b.Get("__error__").value(), "JSONParserErr");
+  Labels got = b.ToLabels();
+  EXPECT_EQ(got.Get("__error__"), "JSONParserErr");
+  EXPECT_EQ(got.Get("__error_details__"), "expecting json object(6), but it is not");
+  EXPECT_EQ(b.Hash(), got.Hash());
+  // Sorted order: "__error__" < "__error_details__" < "app"; uppercase sorts before '_'.
+  b.Set("ZED", "x");
+  std::vector<LabelPair> pairs;
+  b.SortedPairs(&pairs);
+  ASSERT_GE(pairs.size(), 3u);
+  EXPECT_EQ(pairs[0].first, "ZED");
+  EXPECT_EQ(pairs[1].first, "__error__");
+  EXPECT_EQ(pairs[2].first, "__error_details__");
+  EXPECT_EQ(b.Hash(), b.ToLabels().Hash());
+  // Set/Del of __error__ route to the error fields.
+  b.Del("__error__");
+  EXPECT_FALSE(b.HasErr());
+  b.Set("__error__", "X");
+  EXPECT_EQ(b.GetErr(), "X");
+}
+
+TEST(LabelsBuilderTest, StructuredMetadataClashGetsExtracted) {
+  LabelsBuilder b(Base());
+  std::vector<Label> sm = {{"trace_id", "abc"}, {"pod", "other"}};
+  b.AddStructuredMetadata(sm);
+  EXPECT_EQ(b.Get("trace_id").value(), "abc");
+  EXPECT_EQ(b.CategoryOf("trace_id"), LabelCategory::kStructuredMetadata);
+  EXPECT_EQ(b.Get("pod_extracted").value(), "other");
+  EXPECT_EQ(b.Get("pod").value(), "p-1");
+}
+
+TEST(LabelsBuilderTest, ValueAliasingAnotherSlot) {
+  LabelsBuilder b(Base());
+  for (int i = 0; i < 20; ++i) b.Set("k" + std::to_string(i), std::string(40, 'a' + i % 26));
+  // Copy from a slot into a new slot while the slot vector has to grow.
+  std::string_view v = *b.Get("k3");
+  b.Set("new", v);
+  EXPECT_EQ(b.Get("new").value(), std::string(40, 'd'));
+}
+
+TEST(LabelsBuilderTest, CacheReturnsEqualLabelsAcrossEntries) {
+  LabelsBuilder b(Base());
+  b.Set("level", "info");
+  const Labels* first = &b.CachedLabels();
+  Labels copy = *first;
+  b.Reset();
+  b.Set("level", "info");
+  EXPECT_EQ(&b.CachedLabels(), first);  // same cached object
+  b.Reset();
+  b.Set("level", "warn");
+  EXPECT_NE(b.CachedLabels(), copy);
+}
+
+TEST(LabelsBuilderTest, Grouping) {
+  LabelsBuilder b(Base());
+  b.SetGrouping({"pod", "level"}, /*without=*/false, /*no_labels=*/false);
+  EXPECT_EQ(b.GroupedLabels(), Labels({{"pod", "p-1"}}));
+  b.Set("level", "warn");
+  EXPECT_EQ(b.GroupedLabels(), Labels({{"level", "warn"}, {"pod", "p-1"}}));
+  EXPECT_EQ(b.GroupedHash(), Labels({{"level", "warn"}, {"pod", "p-1"}}).Hash());
+  // Errors bypass grouping (Loki keeps all labels so the error is visible).
+  b.SetErr("LabelFilterErr");
+  EXPECT_EQ(b.GroupedLabels().Get("__error__"), "LabelFilterErr");
+  EXPECT_EQ(b.GroupedLabels().Get("job"), "payments/api");
+  b.Reset();
+  b.SetGrouping({"value"}, /*without=*/true, false);
+  b.Set("value", "3");
+  b.Set("x", "y");
+  EXPECT_EQ(b.GroupedLabels(),
+            Labels({{"app", "api"}, {"job", "payments/api"}, {"pod", "p-1"}, {"x", "y"}}));
+}
+
+TEST(ParserHintsTest, Extract) {
+  ParserHints all;
+  EXPECT_TRUE(all.ShouldExtract("anything"));
+  ParserHints only = ParserHints::Only({"status", "request_client_ip", "job"});
+  EXPECT_TRUE(only.ShouldExtract("status"));
+  EXPECT_TRUE(only.ShouldExtract("job_extracted"));
+  EXPECT_FALSE(only.ShouldExtract("level"));
+  EXPECT_TRUE(only.ShouldExtractPrefix("request"));
+  EXPECT_TRUE(only.ShouldExtractPrefix("request_client"));
+  EXPECT_FALSE(only.ShouldExtractPrefix("response"));
+}
+
+TEST(SanitizeKeyTest, Table) {
+  struct Case {
+    std::string in;
+    bool prefix;
+    std::string want;
+  } cases[] = {
+      {"http.route", true, "http_route"},
+      {"trace-id", true, "trace_id"},
+      {"User-Agent", false, "User_Agent"},
+      {"1abc", true, "_1abc"},
+      {"1abc", false, "1abc"},
+      {"  spaced key ", true, "spaced_key"},
+      {"héllo", true, "h_llo"},    // one '_' per rune
+      {"日本", true, "__"},
+      {"a\xff", true, "a_"},       // invalid byte
+      {"", true, ""},
+      {"   ", true, ""},
+  };
+  for (const auto& c : cases) EXPECT_EQ(SanitizeKey(c.in, c.prefix), c.want) << c.in;
+}
+
+}  // namespace
+}  // namespace norn::logql_log

@@ -1,0 +1,106 @@
+// The `logfmt` parser stage, with the semantics of Loki's go-logfmt-derived decoder:
+// `key=value`, `key="quoted \"value\""`, bare `key` (value ""), `key=` (value ""); keys are
+// sanitised (SanitizeKey) and get `_extracted` when they clash with a stream label; duplicate
+// keys: last wins; values holding invalid UTF-8 (or U+FFFD) become "". A syntax error sets
+// __error__="LogfmtParserErr" and __error_details__ (e.g. `logfmt syntax error at pos 7 :
+// unexpected '='`) and stops extraction there (Loki 2.x, and Loki 3's --strict); with
+// `continue_on_error` (Loki 3 without --strict) the decoder skips the bad token and goes on.
+// `drop_empty` reproduces Loki 3's default of dropping empty values (--keep-empty turns that
+// off); Loki 2.7 keeps them, which is the default here.
+//
+// `logfmt a, b="c"` (LogfmtExpressionParser): only the named keys, each to its label.
+//
+// Not thread-safe (scratch buffers); see stage.h.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/strings.h"
+#include "logql/log/labels_builder.h"
+#include "logql/log/stage.h"
+
+namespace norn::logql_log {
+
+struct LogfmtOptions {
+  bool continue_on_error = false;
+  bool drop_empty = false;
+};
+
+// One logfmt key/value decoder over a line (exposed for tests and reuse).
+class LogfmtDecoder {
+ public:
+  void Reset(std::string_view line) {
+    line_ = line;
+    pos_ = 0;
+    err_.clear();
+  }
+  bool EOL() const { return pos_ >= line_.size(); }
+  // Advances to the next pair; false at the end or on a syntax error (see err()).
+  bool ScanKeyval();
+  std::string_view key() const { return key_; }
+  // Valid until the next ScanKeyval.
+  std::string_view value() const { return value_; }
+  const std::string& err() const { return err_; }
+
+ private:
+  void SyntaxError(std::string_view msg);
+  void UnexpectedByte(char c);
+  bool SkipValue();
+
+  std::string_view line_;
+  size_t pos_ = 0;
+  std::string_view key_;
+  std::string_view value_;
+  std::string unquoted_;
+  std::string err_;
+};
+
+class LogfmtParser : public Stage {
+ public:
+  explicit LogfmtParser(LogfmtOptions opts = {}) : opts_(opts) {}
+  bool Process(int64_t ts_ns, std::string_view* line, LabelsBuilder* lbs) override;
+
+ private:
+  // With restrictive hints most keys are unwanted: remember per raw key whether it is, so
+  // skipping one costs a hash lookup instead of sanitising and checking the hints.
+  struct KeyInfo {
+    std::string name;
+    std::string name_ext;  // name + "_extracted"
+    bool want = false;
+    bool want_ext = false;
+  };
+  const KeyInfo& Lookup(std::string_view raw, const ParserHints& hints);
+
+  LogfmtOptions opts_;
+  LogfmtDecoder dec_;
+  std::string name_;
+  StringMap<KeyInfo> key_cache_;
+  const ParserHints* cache_hints_ = nullptr;
+};
+
+struct LogfmtExpression {
+  std::string label;  // output label
+  std::string key;    // logfmt key to read (same as label for the `logfmt a` shorthand)
+};
+
+class LogfmtExpressionParser : public Stage {
+ public:
+  static absl::StatusOr<std::unique_ptr<LogfmtExpressionParser>> Create(
+      std::vector<LogfmtExpression> expressions, LogfmtOptions opts = {});
+  bool Process(int64_t ts_ns, std::string_view* line, LabelsBuilder* lbs) override;
+
+ private:
+  LogfmtExpressionParser() = default;
+  std::vector<LogfmtExpression> exprs_;
+  LogfmtOptions opts_;
+  LogfmtDecoder dec_;
+  std::string name_;
+  std::string key_;
+};
+
+}  // namespace norn::logql_log

@@ -1,0 +1,263 @@
+#include "logql/log/parsers.h"
+
+#include <gtest/gtest.h>
+
+#include "logql/log/json_parser.h"
+#include "logql/log/labels_builder.h"
+#include "logql/log/logfmt_parser.h"
+
+namespace norn::logql_log {
+namespace {
+
+Labels Stream() { return Labels({{"job", "payments/api"}, {"pod", "p-1"}}); }
+
+// Runs `stage` on `line` and returns the resulting labels (minus the stream labels' unchanged
+// entries) as a Labels value, plus the possibly rewritten line.
+struct Result {
+  Labels labels;
+  std::string line;
+};
+Result RunStage(Stage& stage, std::string_view line, const ParserHints* hints = nullptr,
+           Labels base = Stream()) {
+  LabelsBuilder b(base);
+  b.set_hints(hints);
+  std::string_view l = line;
+  EXPECT_TRUE(stage.Process(0, &l, &b));
+  return {b.ToLabels(), std::string(l)};
+}
+
+Labels With(std::initializer_list<std::pair<std::string_view, std::string_view>> extra) {
+  std::vector<Label> v;
+  for (const auto& l : Stream()) v.push_back(l);
+  for (const auto& [n, val] : extra) v.push_back(Label{std::string(n), std::string(val)});
+  return Labels(std::move(v));
+}
+
+TEST(JsonParserTest, FlattenAndRender) {
+  JsonParser p;
+  auto r = RunStage(p,
+               R"({"ts":"2024-01-01T01:59:26.339Z","level":"info","latency_ms":86,)"
+               R"("success":true,"amount":142.28,"http.route":"/v1/{id}","trace-id":"8c",)"
+               R"("request":{"id":"r1","client":{"ip":"10.3.2.1"},"headers":)"
+               R"({"User-Agent":"Go"}},"tags":["card","3ds"],"retry":null,"ratio":0.4819,)"
+               R"("neg":-1.5e3,"f":false,"job":"settlement-batch"})");
+  EXPECT_EQ(r.labels, With({{"ts", "2024-01-01T01:59:26.339Z"},
+                            {"level", "info"},
+                            {"latency_ms", "86"},
+                            {"success", "true"},
+                            {"amount", "142.28"},
+                            {"http_route", "/v1/{id}"},
+                            {"trace_id", "8c"},
+                            {"request_id", "r1"},
+                            {"request_client_ip", "10.3.2.1"},
+                            {"request_headers_User_Agent", "Go"},
+                            {"ratio", "0.4819"},
+                            {"neg", "-1.5e3"},
+                            {"f", "false"},
+                            {"job_extracted", "settlement-batch"}}));
+}
+
+TEST(JsonParserTest, EscapesDuplicatesUnicode) {
+  JsonParser p;
+  auto r = RunStage(p, R"({"msg":"a \"q\" \u00e9\n\ud83d\ude80","level":"warn","level":"critical",)"
+                  R"("k\u00e9y":"v","1st":"x","":"empty"})");
+  EXPECT_EQ(r.labels, With({{"msg", "a \"q\" é\n🚀"},
+                            {"level", "critical"},
+                            {"k_y", "v"},
+                            {"_1st", "x"}}));
+}
+
+TEST(JsonParserTest, Errors) {
+  JsonParser p;
+  auto r = RunStage(p, "panic: runtime error: invalid memory address");
+  EXPECT_EQ(r.labels.Get("__error__"), "JSONParserErr");
+  EXPECT_EQ(r.labels.Get("__error_details__"), "expecting json object(6), but it is not");
+  r = RunStage(p, "");
+  EXPECT_EQ(r.labels.Get("__error__"), "JSONParserErr");
+  r = RunStage(p, "[1,2]");
+  EXPECT_EQ(r.labels.Get("__error__"), "JSONParserErr");
+  // Malformed later: labels read so far are kept, plus the error.
+  r = RunStage(p, R"({"a":"1","b":})");
+  EXPECT_EQ(r.labels.Get("a"), "1");
+  EXPECT_EQ(r.labels.Get("__error__"), "JSONParserErr");
+  EXPECT_NE(r.labels.Get("__error_details__").find("Skip: do not know how to skip: 125"),
+            std::string::npos)
+      << r.labels.Get("__error_details__");
+  r = RunStage(p, R"({"a":"1")");
+  EXPECT_EQ(r.labels.Get("__error__"), "JSONParserErr");
+  EXPECT_NE(r.labels.Get("__error_details__").find("ReadMapCB: object not ended with }"),
+            std::string::npos);
+  // Leading whitespace and trailing garbage are fine (jsoniter).
+  r = RunStage(p, "  {\"a\":1} trailing");
+  EXPECT_EQ(r.labels, With({{"a", "1"}}));
+  r = RunStage(p, "{}");
+  EXPECT_EQ(r.labels, Stream());
+}
+
+TEST(JsonParserTest, HintsSkipUnwanted) {
+  JsonParser p;
+  ParserHints h = ParserHints::Only({"status", "request_client_ip"});
+  auto r = RunStage(p, R"({"status":200,"level":"x","request":{"id":"r","client":{"ip":"1.2.3.4"}},)"
+                  R"("response":{"status":201}})",
+               &h);
+  EXPECT_EQ(r.labels, With({{"status", "200"}, {"request_client_ip", "1.2.3.4"}}));
+  ParserHints none = ParserHints::NoLabels();
+  r = RunStage(p, "not json", &none);
+  EXPECT_EQ(r.labels, Stream());
+}
+
+TEST(JsonExpressionParserTest, Paths) {
+  auto p = JsonExpressionParser::Create({{"first_tag", "tags[0]"},
+                                         {"ua", "request.headers[\"User-Agent\"]"},
+                                         {"tags", "tags"},
+                                         {"x", "does.not.exist"},
+                                         {"lvl", "level"},
+                                         {"esc", "msg"},
+                                         {"n", "retry"},
+                                         {"job", "job"}});
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto r = RunStage(**p, R"({"level":"error","msg":"a \"b\"","tags":["card","3ds"],)"
+                    R"("request":{"headers":{"User-Agent":"curl/8.4.0"}},"retry":null,)"
+                    R"("job":"j"})");
+  EXPECT_EQ(r.labels, With({{"first_tag", "card"},
+                            {"ua", "curl/8.4.0"},
+                            {"tags", R"(["card","3ds"])"},
+                            {"x", ""},
+                            {"lvl", "error"},
+                            {"esc", R"(a \"b\")"},  // Loki 2.7: raw JSON string text
+                            {"n", ""},
+                            {"job_extracted", "j"}}));
+  r = RunStage(**p, R"({"tags":[]})");
+  EXPECT_EQ(r.labels.Get("first_tag"), "");
+  r = RunStage(**p, "panic: x");
+  EXPECT_EQ(r.labels.Get("__error__"), "JSONParserErr");
+  EXPECT_FALSE(JsonExpressionParser::Create({{"a", "b..c"}}).ok());
+  EXPECT_FALSE(JsonExpressionParser::Create({{"1a", "b"}}).ok());
+}
+
+TEST(UnpackParserTest, Basic) {
+  UnpackParser p;
+  auto r = RunStage(p, R"({"_entry":"method=POST path=/ status=500","level":"error",)"
+                  R"("component":"auth","num":1,"job":"x"})");
+  EXPECT_EQ(r.line, "method=POST path=/ status=500");
+  EXPECT_EQ(r.labels, With({{"level", "error"}, {"component", "auth"}, {"job_extracted", "x"}}));
+  // Without _entry nothing changes.
+  r = RunStage(p, R"({"level":"error"})");
+  EXPECT_EQ(r.line, R"({"level":"error"})");
+  EXPECT_EQ(r.labels, Stream());
+  r = RunStage(p, "plain");
+  EXPECT_EQ(r.labels.Get("__error__"), "JSONParserErr");
+  EXPECT_EQ(r.line, "plain");
+}
+
+TEST(LogfmtParserTest, Table) {
+  LogfmtParser p;
+  auto r = RunStage(p,
+               "ts=2024-01-01T01:57:25.077000Z level=info caller=session.go:201 "
+               "msg=\"token refreshed\" user= method=DELETE mfa=false bare job=x");
+  EXPECT_EQ(r.labels, With({{"ts", "2024-01-01T01:57:25.077000Z"},
+                            {"level", "info"},
+                            {"caller", "session.go:201"},
+                            {"msg", "token refreshed"},
+                            {"user", ""},
+                            {"method", "DELETE"},
+                            {"mfa", "false"},
+                            {"bare", ""},
+                            {"job_extracted", "x"}}));
+  r = RunStage(p, R"(msg="user \"bob\" locked out" level=warn level=error)");
+  EXPECT_EQ(r.labels, With({{"msg", "user \"bob\" locked out"}, {"level", "error"}}));
+  r = RunStage(p, "a=1 b=\"unterminated");
+  EXPECT_EQ(r.labels.Get("a"), "1");
+  EXPECT_EQ(r.labels.Get("__error__"), "LogfmtParserErr");
+  EXPECT_EQ(r.labels.Get("__error_details__"),
+            "logfmt syntax error at pos 20 : unterminated quoted value");
+  r = RunStage(p, "a=1 =b c=2");
+  EXPECT_EQ(r.labels.Get("__error_details__"), "logfmt syntax error at pos 5 : unexpected '='");
+  EXPECT_FALSE(r.labels.Has("c"));  // stops at the first error (Loki 2.x)
+  r = RunStage(p, "a=b=c");
+  EXPECT_EQ(r.labels.Get("__error_details__"), "logfmt syntax error at pos 4 : unexpected '='");
+  r = RunStage(p, "a\"b=1");
+  EXPECT_EQ(r.labels.Get("__error_details__"), "logfmt syntax error at pos 2 : unexpected '\"'");
+  r = RunStage(p, "bad=\"\\q\"");
+  EXPECT_EQ(r.labels.Get("__error_details__"),
+            "logfmt syntax error at pos 9 : invalid quoted value");
+  r = RunStage(p, "v=\xff\xfe");
+  EXPECT_EQ(r.labels.Get("v"), "");  // invalid UTF-8 value -> empty
+  r = RunStage(p, "Hello wörld 123");
+  EXPECT_EQ(r.labels, With({{"Hello", ""}, {"w_rld", ""}, {"_123", ""}}));
+}
+
+TEST(LogfmtParserTest, ContinueOnErrorAndDropEmpty) {
+  LogfmtParser p(LogfmtOptions{.continue_on_error = true, .drop_empty = true});
+  auto r = RunStage(p, "a=1 =b c=2 d=");
+  EXPECT_EQ(r.labels.Get("c"), "2");
+  EXPECT_FALSE(r.labels.Has("d"));
+  EXPECT_EQ(r.labels.Get("__error__"), "LogfmtParserErr");
+}
+
+TEST(LogfmtExpressionParserTest, Selected) {
+  auto p = LogfmtExpressionParser::Create({{"lvl", "level"}, {"user", ""}, {"job", ""}});
+  ASSERT_TRUE(p.ok());
+  auto r = RunStage(**p, "level=info user=bob other=1 job=j");
+  EXPECT_EQ(r.labels, With({{"lvl", "info"}, {"user", "bob"}, {"job_extracted", "j"}}));
+  r = RunStage(**p, "nothing=here");
+  EXPECT_EQ(r.labels, With({{"lvl", ""}, {"user", ""}}));
+}
+
+TEST(RegexpParserTest, Table) {
+  auto p = RegexpParser::Create(
+      "^(?P<ip>\\S+) \\S+ (?P<user>\\S+) \\[(?P<ts>[^\\]]+)\\] \"(?P<method>\\w+) "
+      "(?P<path>\\S+) [^\"]*\" (?P<status>\\d+) (?P<size>\\S+)$");
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto r = RunStage(**p, "1.2.3.4 - frank [10/Oct/2000:13:55:36 -0700] \"GET /a.gif HTTP/1.0\" 200 "
+                    "2326");
+  EXPECT_EQ(r.labels, With({{"ip", "1.2.3.4"},
+                            {"user", "frank"},
+                            {"ts", "10/Oct/2000:13:55:36 -0700"},
+                            {"method", "GET"},
+                            {"path", "/a.gif"},
+                            {"status", "200"},
+                            {"size", "2326"}}));
+  r = RunStage(**p, "no match");
+  EXPECT_EQ(r.labels, Stream());
+  auto u = RegexpParser::Create("(?P<n>\\d+) 条记录|(?P<pod>x)");
+  ASSERT_TRUE(u.ok());
+  r = RunStage(**u, "处理了 5234 条记录");
+  EXPECT_EQ(r.labels, With({{"n", "5234"}, {"pod_extracted", ""}}));
+  EXPECT_FALSE(RegexpParser::Create("(\\d+)").ok());
+  EXPECT_FALSE(RegexpParser::Create("(?P<a>x)(?P<a>y)").ok());
+}
+
+TEST(PatternParserTest, Table) {
+  auto p = PatternParser::Create(
+      "<ip> - <user> [<_>] \"<method> <path> <_>\" <status> <size> \"<ref>\" \"<ua>\" <rt>");
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto r = RunStage(**p, "10.0.0.1 - - [01/Jan/2024:00:00:01 +0000] \"GET /api HTTP/1.1\" 200 512 "
+                    "\"-\" \"curl/8\" 0.012");
+  EXPECT_EQ(r.labels, With({{"ip", "10.0.0.1"},
+                            {"user", "-"},
+                            {"method", "GET"},
+                            {"path", "/api"},
+                            {"status", "200"},
+                            {"size", "512"},
+                            {"ref", "-"},
+                            {"ua", "curl/8"},
+                            {"rt", "0.012"}}));
+  auto a = PatternParser::Create("time=\"<time>\" level=<level> <_>");
+  ASSERT_TRUE(a.ok());
+  r = RunStage(**a, "time=\"2024\" level=warning step=3");
+  EXPECT_EQ(r.labels, With({{"time", "2024"}, {"level", "warning"}}));
+  auto m = PatternParser::Create("level=<level> <_>");
+  r = RunStage(**m, "time=\"2024\" level=warning step=3");  // anchored literal mismatch
+  EXPECT_EQ(r.labels, Stream());
+  // A missing literal ends matching; the capture takes the rest.
+  auto t = PatternParser::Create("<a> | <b> | <c>");
+  r = RunStage(**t, "x | y");
+  EXPECT_EQ(r.labels, With({{"a", "x"}, {"b", "y"}}));
+  EXPECT_FALSE(PatternParser::Create("<a><b>").ok());
+  EXPECT_FALSE(PatternParser::Create("no captures <_>").ok());
+  EXPECT_FALSE(PatternParser::Create("<a> <a>").ok());
+}
+
+}  // namespace
+}  // namespace norn::logql_log
