@@ -17,6 +17,9 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "config/runtime_config.h"
+#include "distributor/distributor.h"
+#include "ingester/ingester.h"
+#include "storage/objstore/filesystem.h"
 #include "server/grpc/grpc_server.h"
 #include "server/http/server.h"
 
@@ -104,6 +107,41 @@ class App::RuntimeConfigService : public Service {
   config::RuntimeConfigManager manager_;
 };
 
+// The object store chunks and index files go to: the filesystem under
+// storage_config.filesystem.directory (S3 arrives with the object-storage work).
+class App::StoreService : public Service {
+ public:
+  explicit StoreService(std::shared_ptr<objstore::ObjectClient> client) : client_(std::move(client)) {}
+  absl::Status Start() override { return absl::OkStatus(); }
+  void Stop() override {}
+
+ private:
+  std::shared_ptr<objstore::ObjectClient> client_;
+};
+
+class App::IngesterService : public Service {
+ public:
+  explicit IngesterService(std::unique_ptr<ingester::Ingester> ingester)
+      : ingester_(std::move(ingester)) {}
+  ingester::Ingester& ingester() { return *ingester_; }
+  absl::Status Start() override { return ingester_->Start(); }
+  void Stop() override { ingester_->Stop(); }
+
+ private:
+  std::unique_ptr<ingester::Ingester> ingester_;
+};
+
+class App::DistributorService : public Service {
+ public:
+  explicit DistributorService(std::unique_ptr<distributor::Distributor> d) : d_(std::move(d)) {}
+  distributor::Distributor& distributor() { return *d_; }
+  absl::Status Start() override { return absl::OkStatus(); }
+  void Stop() override {}
+
+ private:
+  std::unique_ptr<distributor::Distributor> d_;
+};
+
 App::App(config::Config config) : config_(std::move(config)) { RegisterModules(); }
 
 App::~App() = default;
@@ -131,6 +169,61 @@ void App::RegisterModules() {
         return svc;
       }});
 
+  modules_.Register(ModuleDef{
+      .name = "store",
+      .deps = {},
+      .user_visible = false,
+      .implemented = true,
+      .factory = [this]() -> absl::StatusOr<std::unique_ptr<Service>> {
+        std::string root = config_.storage_config.filesystem.directory;
+        if (root.empty()) root = config_.common.storage.filesystem.chunks_directory;
+        if (root.empty()) root = config_.common.path_prefix + "/chunks";
+        auto client = objstore::FilesystemObjectClient::Open(root);
+        if (!client.ok()) return client.status();
+        store_ = std::move(*client);
+        return std::make_unique<StoreService>(store_);
+      }});
+  modules_.Register(ModuleDef{
+      .name = "ingester",
+      .deps = {"server", "runtime-config", "store"},
+      .user_visible = true,
+      .implemented = true,
+      .factory = [this]() -> absl::StatusOr<std::unique_ptr<Service>> {
+        ASSIGN_OR_RETURN(auto options, ingester::IngesterOptions::FromConfig(config_));
+        auto* rc = runtime_config_;
+        auto ing = std::make_unique<ingester::Ingester>(
+            std::move(options), store_,
+            [rc](std::string_view tenant) { return rc->LimitsFor(tenant); });
+        auto svc = std::make_unique<IngesterService>(std::move(ing));
+        ingester_ = &svc->ingester();
+        RegisterIngesterRoutes();
+        return svc;
+      }});
+  modules_.Register(ModuleDef{
+      .name = "distributor",
+      // In one process the distributor writes to the local ingester; the gRPC ingester client
+      // (separate processes) comes with the cluster work.
+      .deps = {"server", "runtime-config", "ingester"},
+      .user_visible = true,
+      .implemented = true,
+      .factory = [this]() -> absl::StatusOr<std::unique_ptr<Service>> {
+        auto* rc = runtime_config_;
+        auto d = std::make_unique<distributor::Distributor>(
+            config_.auth_enabled, [rc](std::string_view tenant) { return rc->LimitsFor(tenant); },
+            ingester_);
+        auto svc = std::make_unique<DistributorService>(std::move(d));
+        distributor::Distributor* dist = &svc->distributor();
+        http::Router& router = http_->router();
+        const std::string& prefix = config_.server.http_path_prefix;
+        for (const char* path : {"/loki/api/v1/push", "/api/prom/push"}) {
+          router.Handle({Method::kPost}, absl::StrCat(prefix, path),
+                        [dist](HttpRequest& req, HttpResponse& resp) { dist->HandlePush(req, resp); });
+        }
+        router.Handle({Method::kPost}, absl::StrCat(prefix, "/otlp/v1/logs"),
+                      [dist](HttpRequest& req, HttpResponse& resp) { dist->HandleOtlp(req, resp); });
+        return svc;
+      }});
+
   // Components whose implementation lands with later work. Their dependencies are declared
   // now, as in Loki's module graph, so targets and groups already resolve the final way.
   struct Pending {
@@ -138,8 +231,6 @@ void App::RegisterModules() {
     std::vector<std::string> deps;
   };
   const std::vector<Pending> pending = {
-      {"ingester", {"server", "runtime-config"}},
-      {"distributor", {"server", "runtime-config"}},
       {"querier", {"server", "runtime-config"}},
       {"query-frontend", {"server", "runtime-config"}},
       {"query-scheduler", {"server", "runtime-config"}},
@@ -165,6 +256,35 @@ void App::RegisterModules() {
   modules_.RegisterGroup("write", {"distributor", "ingester"}, /*lenient=*/false);
   modules_.RegisterGroup("backend", {"query-scheduler", "index-gateway", "compactor", "ruler"},
                          /*lenient=*/false);
+}
+
+void App::RegisterIngesterRoutes() {
+  http::Router& router = http_->router();
+  const std::string& prefix = config_.server.http_path_prefix;
+  // Loki's /flush: every in-memory chunk to the store now.
+  router.Handle({Method::kPost, Method::kGet}, absl::StrCat(prefix, "/flush"),
+                [this](HttpRequest&, HttpResponse& resp) {
+                  absl::Status st = ingester_->FlushAll();
+                  if (!st.ok()) {
+                    resp.Error(500, absl::StrCat("flush failed: ", st.message()));
+                    return;
+                  }
+                  resp.status = 204;
+                });
+  // Loki's /ingester/shutdown: flush everything, then stop the process (terminate=false keeps
+  // it running, flush=false skips the flush and leaves the data in the WAL).
+  router.Handle({Method::kPost, Method::kGet}, absl::StrCat(prefix, "/ingester/shutdown"),
+                [this](HttpRequest& req, HttpResponse& resp) {
+                  if (req.Param("flush", "true") != "false") {
+                    absl::Status st = ingester_->FlushAll();
+                    if (!st.ok()) {
+                      resp.Error(500, absl::StrCat("flush failed: ", st.message()));
+                      return;
+                    }
+                  }
+                  if (req.Param("terminate", "true") != "false") RequestStop();
+                  resp.status = 204;
+                });
 }
 
 void App::RegisterAdminRoutes() {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "app/module_manager.h"
@@ -22,6 +23,15 @@ class GrpcServer;
 }
 namespace norn::config {
 class RuntimeConfigManager;
+}
+namespace norn::ingester {
+class Ingester;
+}
+namespace norn::distributor {
+class Distributor;
+}
+namespace norn::objstore {
+class ObjectClient;
 }
 
 namespace norn::app {
@@ -43,9 +53,13 @@ class App {
  private:
   class ServerService;
   class RuntimeConfigService;
+  class StoreService;
+  class IngesterService;
+  class DistributorService;
 
   void RegisterModules();
   void RegisterAdminRoutes();
+  void RegisterIngesterRoutes();
 
   config::Config config_;
   ModuleManager modules_;
@@ -55,6 +69,8 @@ class App {
   // Created by the module factories; owned here so routes can reach them.
   http::HttpServer* http_ = nullptr;
   config::RuntimeConfigManager* runtime_config_ = nullptr;
+  std::shared_ptr<objstore::ObjectClient> store_;
+  ingester::Ingester* ingester_ = nullptr;
 };
 
 }  // namespace norn::app

@@ -1,0 +1,51 @@
+// Distributor: the push front end. Decodes a push (Loki protobuf/JSON or OTLP), validates every
+// stream and entry with Loki's rules and the tenant's limits, applies the tenant's ingestion rate
+// limit, and hands the valid entries to the ingesters through IngesterClient (in this process in
+// single-binary mode). Good entries of a partly bad batch are stored and the answer is a 400
+// naming the first errors, as Loki does.
+//
+// Thread-safe: Push() runs concurrently on HTTP handler threads.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+#include "ingester/ingester.h"
+#include "loghttp/push_request.h"
+#include "server/http/request.h"
+#include "validation/rate_limiter.h"
+
+namespace norn::distributor {
+
+using LimitsProvider =
+    std::function<std::shared_ptr<const config::TenantLimits>(std::string_view tenant)>;
+
+// Resolves the tenant of a request: `X-Scope-OrgID` when auth is enabled (401 "no org id" when
+// missing), "fake" otherwise. Shared by every tenant-aware endpoint.
+absl::StatusOr<std::string> TenantFromRequest(const http::HttpRequest& req, bool auth_enabled);
+
+class Distributor {
+ public:
+  Distributor(bool auth_enabled, LimitsProvider limits, ingester::IngesterClient* ingesters);
+
+  // POST /loki/api/v1/push and /api/prom/push.
+  void HandlePush(http::HttpRequest& req, http::HttpResponse& resp);
+  // POST /otlp/v1/logs.
+  void HandleOtlp(http::HttpRequest& req, http::HttpResponse& resp);
+
+  // Validates and forwards a decoded request. OK, or the status to answer with (its code maps
+  // to the HTTP status: 400, 429, 5xx).
+  absl::Status Push(std::string_view tenant, const loghttp::PushRequest& request);
+
+ private:
+  const bool auth_enabled_;
+  LimitsProvider limits_;
+  ingester::IngesterClient* ingesters_;
+  validation::TenantRateLimiters rate_limiters_;
+};
+
+}  // namespace norn::distributor
