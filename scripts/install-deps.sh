@@ -9,8 +9,23 @@ for pkg in "${wanted[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
+install_npm_clients() {
+  # Real Loki clients for the integration tests (npm registry). Optional: without Node.js the
+  # client test reports itself as skipped.
+  local clients="$here/../tests/clients"
+  if command -v npm >/dev/null 2>&1; then
+    if [[ ! -d "$clients/node_modules/winston-loki" || ! -d "$clients/node_modules/pino-loki" ]]; then
+      echo "deps: npm install in tests/clients"
+      (cd "$clients" && npm install --no-audit --no-fund --silent) ||
+        echo "deps: npm install failed; the client integration test will be skipped" >&2
+    fi
+  else
+    echo "deps: npm not found; the client integration test will be skipped" >&2
+  fi
+}
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "deps: all ${#wanted[@]} Debian packages present"
+  install_npm_clients
   exit 0
 fi
 echo "deps: installing ${missing[*]}"
@@ -21,3 +36,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_npm_clients
