@@ -354,7 +354,8 @@ struct IngesterConfig {
   LifecyclerConfig lifecycler;
   // Normalized by validation to one of none, gzip, lz4, snappy, zstd (Loki's flate -> gzip,
   // lz4-64k/lz4-256k/lz4-1M -> lz4).
-  std::string chunk_encoding = "gzip";
+  std::string chunk_encoding = "zstd";  // Norn default, chosen by measurement (docs/benchmarks.md).
+
   int chunk_block_size = 262144;
   int chunk_target_size = 1572864;
   absl::Duration max_chunk_age = absl::Hours(2);

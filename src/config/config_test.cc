@@ -44,7 +44,7 @@ TEST(Defaults, MatchLoki) {
   EXPECT_EQ(c.server.log_level, "info");
   EXPECT_EQ(c.server.log_format, "logfmt");
   EXPECT_EQ(c.server.http_server_max_request_body_bytes, 104857600u);
-  EXPECT_EQ(c.ingester.chunk_encoding, "gzip");
+  EXPECT_EQ(c.ingester.chunk_encoding, "zstd");  // Norn's measured default (Loki 3.x: snappy).
   EXPECT_EQ(c.ingester.chunk_block_size, 262144);
   EXPECT_EQ(c.ingester.chunk_target_size, 1572864);
   EXPECT_EQ(c.ingester.max_chunk_age, absl::Hours(2));

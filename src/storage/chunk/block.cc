@@ -91,6 +91,9 @@ absl::StatusOr<std::shared_ptr<const Block>> BuildBlock(std::span<const EntryVie
   auto compressed = std::make_shared<std::string>();
   if (absl::Status s = codec.Compress(raw, compressed.get()); !s.ok())
     return s;
+  // Codecs size the output for the worst case (about the raw size); blocks live in memory until
+  // flushed, so keep only what the compressed bytes need.
+  compressed->shrink_to_fit();
   meta.compressed_size = static_cast<uint32_t>(compressed->size());
   meta.checksum = Checksum64(*compressed);
   const size_t budget = static_cast<size_t>(filter_ratio * static_cast<double>(compressed->size()));

@@ -136,7 +136,7 @@ class SnappyCodec final : public Codec {
 };
 
 // Level 3 is zstd's default and close to Loki's (klauspost) "SpeedDefault".
-constexpr int kZstdLevel = 3;
+constexpr int kZstdLevel = 1;  // Level 1: ~2x faster than 3 at a few % less ratio on logs.
 
 class ZstdCodec final : public Codec {
  public:
