@@ -56,6 +56,7 @@ class App {
   class StoreService;
   class IngesterService;
   class DistributorService;
+  class QuerierService;
 
   void RegisterModules();
   void RegisterAdminRoutes();

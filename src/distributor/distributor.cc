@@ -10,6 +10,7 @@
 #include "common/metrics.h"
 #include "common/strings.h"
 #include "loghttp/otlp.h"
+#include "server/http/tenant.h"
 #include "validation/validator.h"
 
 namespace norn::distributor {
@@ -43,27 +44,6 @@ Metrics& M() {
   return *m;
 }
 
-// Loki's tenant ID rules (pkg/tenant): 1-150 characters from a safe set, not "." or "..".
-absl::Status ValidateTenantId(std::string_view id) {
-  if (id.empty()) return absl::UnauthenticatedError("no org id");
-  if (id.size() > 150) {
-    return absl::InvalidArgumentError("tenant ID is too long: max 150 characters");
-  }
-  if (id == "." || id == "..") {
-    return absl::InvalidArgumentError("tenant ID is '.' or '..'");
-  }
-  for (char c : id) {
-    bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-              std::string_view("!-_.*'()").find(c) != std::string_view::npos;
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tenant ID '", AV(id), "' contains unsupported character '",
-                       std::string(1, c), "'"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 void WriteStatus(const absl::Status& st, http::HttpResponse& resp) {
   if (st.ok()) {
     resp.status = 204;
@@ -77,21 +57,12 @@ void WriteStatus(const absl::Status& st, http::HttpResponse& resp) {
 
 }  // namespace
 
-absl::StatusOr<std::string> TenantFromRequest(const http::HttpRequest& req, bool auth_enabled) {
-  if (!auth_enabled) return std::string("fake");
-  std::string_view id = req.Header("x-scope-orgid");
-  if (id.empty()) return absl::UnauthenticatedError("no org id");
-  absl::Status st = ValidateTenantId(id);
-  if (!st.ok()) return st;
-  return std::string(id);
-}
-
 Distributor::Distributor(bool auth_enabled, LimitsProvider limits,
                          ingester::IngesterClient* ingesters)
     : auth_enabled_(auth_enabled), limits_(std::move(limits)), ingesters_(ingesters) {}
 
 void Distributor::HandlePush(http::HttpRequest& req, http::HttpResponse& resp) {
-  auto tenant = TenantFromRequest(req, auth_enabled_);
+  auto tenant = http::TenantFromRequest(req, auth_enabled_);
   if (!tenant.ok()) return WriteStatus(tenant.status(), resp);
   auto decoded = loghttp::DecodeLokiPush(req.Header("content-type"),
                                          req.Header("content-encoding"), req.body);
@@ -100,7 +71,7 @@ void Distributor::HandlePush(http::HttpRequest& req, http::HttpResponse& resp) {
 }
 
 void Distributor::HandleOtlp(http::HttpRequest& req, http::HttpResponse& resp) {
-  auto tenant = TenantFromRequest(req, auth_enabled_);
+  auto tenant = http::TenantFromRequest(req, auth_enabled_);
   if (!tenant.ok()) return WriteStatus(tenant.status(), resp);
   auto decoded = loghttp::DecodeOtlpLogs(req.Header("content-type"),
                                          req.Header("content-encoding"), std::move(req.body),

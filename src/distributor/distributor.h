@@ -24,10 +24,6 @@ namespace norn::distributor {
 using LimitsProvider =
     std::function<std::shared_ptr<const config::TenantLimits>(std::string_view tenant)>;
 
-// Resolves the tenant of a request: `X-Scope-OrgID` when auth is enabled (401 "no org id" when
-// missing), "fake" otherwise. Shared by every tenant-aware endpoint.
-absl::StatusOr<std::string> TenantFromRequest(const http::HttpRequest& req, bool auth_enabled);
-
 class Distributor {
  public:
   Distributor(bool auth_enabled, LimitsProvider limits, ingester::IngesterClient* ingesters);
