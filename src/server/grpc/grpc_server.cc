@@ -26,6 +26,9 @@ absl::Status GrpcServer::Start() {
   builder.SetMaxReceiveMessageSize(options_.max_recv_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_send_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams);
+  // gRPC sets SO_REUSEPORT by default, which lets a second process bind the same port and
+  // silently share its traffic; a busy port must be a startup error instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (grpc::Service* s : services_) builder.RegisterService(s);
   fallback_ = std::make_unique<grpc::CallbackGenericService>();
   builder.RegisterCallbackGenericService(fallback_.get());
