@@ -65,6 +65,7 @@ enum class FuncId : uint16_t {
   kUnixToTime,
   kToDateInZone,
   kToDate,
+  kFromJson,
   kDate,
   kNow,
   kAlignLeft,
@@ -169,6 +170,7 @@ constexpr FuncInfo kFuncs[] = {
     {"unixToTime", F::kUnixToTime, {P::kString}, 1, false, P::kAny},
     {"toDateInZone", F::kToDateInZone, {P::kString, P::kString, P::kString}, 3, false, P::kAny},
     {"toDate", F::kToDate, {P::kString, P::kString}, 2, false, P::kAny},
+    {"fromJson", F::kFromJson, {P::kString}, 1, false, P::kAny},
     {"date", F::kDate, {P::kString, P::kAny}, 2, false, P::kAny},
     {"now", F::kNow, {}, 0, false, P::kAny},
     {"alignLeft", F::kAlignLeft, {P::kInt, P::kString}, 2, false, P::kAny},
@@ -1467,8 +1469,8 @@ bool GoEq(const Value& a, std::span<const Value> bs, bool* truth, std::string* e
             *err = kBadComparison;
             return false;
           }
-          if (a.type() == Type::kMap) {
-            *err = "non-comparable type map[string]string";
+          if (a.type() == Type::kMap || a.type() == Type::kObject || a.type() == Type::kList) {
+            *err = "non-comparable type " + std::string(TypeName(a.type()));
             return false;
           }
           t = a.time().sec == b.time().sec && a.time().nsec == b.time().nsec;
@@ -1657,6 +1659,10 @@ bool CallFunc(const FuncInfo& f, std::span<Value> args, const CallEnv& env, Valu
         *result = Value::Int(n);
         return true;
       }
+      if (v.type() == Type::kObject || v.type() == Type::kList) {
+        *result = Value::Int(static_cast<int64_t>(v.comp().size()));
+        return true;
+      }
       if (!v.valid() || v.type() == Type::kNil) {
         *err = "len of nil pointer";
         return false;
@@ -1672,7 +1678,42 @@ bool CallFunc(const FuncInfo& f, std::span<Value> args, const CallEnv& env, Valu
       }
       for (size_t k = 1; k < args.size(); k++) {
         const Value& idx = args[k];
-        if (item.type() == Type::kString) {
+        if (item.type() == Type::kNil) {
+          *err = "index of nil pointer";  // a JSON null or missing key, indexed further
+          return false;
+        }
+        if (item.type() == Type::kList) {
+          if (!idx.is_int()) {
+            *err = idx.valid() && idx.type() != Type::kNil
+                       ? "cannot index slice/array with type " + std::string(TypeName(idx.type()))
+                       : "cannot index slice/array with nil";
+            return false;
+          }
+          int64_t x = idx.i();
+          const auto& list = item.comp().list;
+          if (x < 0 || x > static_cast<int64_t>(list.size())) {
+            *err = "index out of range: " + std::to_string(x);
+            return false;
+          }
+          if (x == static_cast<int64_t>(list.size())) {
+            *err = "reflect: slice index out of range";  // Go's recovered reflect panic
+            return false;
+          }
+          Value next = list[static_cast<size_t>(x)];
+          item = std::move(next);
+        } else if (item.type() == Type::kObject) {
+          if (idx.type() != Type::kString) {
+            *err =
+                idx.valid() && idx.type() != Type::kNil
+                    ? "value has type " + std::string(TypeName(idx.type())) + "; should be string"
+                    : "value is nil; should be of type string";
+            return false;
+          }
+          // Missing: the zero interface{} (nil), which prints "<no value>".
+          const Value* got = item.comp().Find(idx.str());
+          Value next = got != nullptr ? *got : Value::Nil();
+          item = std::move(next);
+        } else if (item.type() == Type::kString) {
           if (!idx.is_int()) {
             *err = idx.valid() && idx.type() != Type::kNil
                        ? "cannot index slice/array with type " + std::string(TypeName(idx.type()))
@@ -1946,6 +1987,12 @@ bool CallFunc(const FuncInfo& f, std::span<Value> args, const CallEnv& env, Valu
       if (!ParseGoTime(S(0), S(2), loc, &t))
         t = GoTime();
       *result = Value::Time(t);
+      return true;
+    }
+    case F::kFromJson: {
+      // sprig ignores the decode error: invalid JSON yields a nil interface{}.
+      if (!DecodeJson(S(0), result))
+        *result = Value::Nil();
       return true;
     }
     case F::kToDate: {

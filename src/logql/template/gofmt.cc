@@ -37,6 +37,10 @@ std::string_view TypeName(Type t) {
       return "time.Time";
     case Type::kMap:
       return "map[string]string";
+    case Type::kObject:
+      return "map[string]interface {}";
+    case Type::kList:
+      return "[]interface {}";
   }
   return "?";
 }
@@ -478,6 +482,18 @@ void AppendMap(std::string* out, const LabelSource* m) {
   out->push_back(']');
 }
 
+void PrintArg(std::string* out, const Value& v, char verb, const Flags& fl);
+
+// fmt's printValue for an element of a decoded JSON container (an interface{}): nil prints
+// "<nil>" whatever the verb; anything else as its dynamic type with the same verb.
+void PrintElem(std::string* out, const Value& v, char verb, const Flags& fl) {
+  if (v.type() == Type::kNil || v.type() == Type::kInvalid) {
+    Pad(out, "<nil>", fl);
+    return;
+  }
+  PrintArg(out, v, verb, fl);
+}
+
 // fmt's printArg.
 void PrintArg(std::string* out, const Value& v, char verb, const Flags& fl) {
   switch (v.type()) {
@@ -568,6 +584,33 @@ void PrintArg(std::string* out, const Value& v, char verb, const Flags& fl) {
         BadVerb(out, verb, v);
       }
       return;
+    case Type::kObject: {
+      // Go prints maps with sorted keys, keys and values with the same verb.
+      out->append("map[");
+      bool first = true;
+      for (const auto& [k, e] : v.comp().object) {
+        if (!first)
+          out->push_back(' ');
+        first = false;
+        FmtString(out, k, verb, fl);
+        out->push_back(':');
+        PrintElem(out, e, verb, fl);
+      }
+      out->push_back(']');
+      return;
+    }
+    case Type::kList: {
+      out->push_back('[');
+      bool first = true;
+      for (const auto& e : v.comp().list) {
+        if (!first)
+          out->push_back(' ');
+        first = false;
+        PrintElem(out, e, verb, fl);
+      }
+      out->push_back(']');
+      return;
+    }
   }
 }
 
@@ -793,6 +836,9 @@ bool IsTrue(const Value& v) {
         v.map()->ForEach([&](std::string_view, std::string_view) { any = true; });
       return any;
     }
+    case Type::kObject:
+    case Type::kList:
+      return v.comp().size() > 0;
   }
   return false;
 }

@@ -144,6 +144,28 @@ class State {
         }
         return Flow::kNormal;
       }
+    } else if (v.type() == Type::kObject || v.type() == Type::kList) {
+      const Composite& c = v.comp();
+      if (c.size() > 0) {
+        const auto& slots = r.pipe->decl_slots;
+        const bool is_list = v.type() == Type::kList;
+        for (size_t i = 0; i < c.size(); i++) {
+          // Go ranges over a map in sorted key order, which is how objects are stored.
+          const Value& elem = is_list ? c.list[i] : c.object[i].second;
+          if (slots.size() == 1) {
+            SetVar(slots[0], r.pipe->decl_names[0], elem);
+          } else if (slots.size() >= 2) {
+            SetVar(
+                slots[0], r.pipe->decl_names[0],
+                is_list ? Value::Int(static_cast<int64_t>(i)) : Value::Borrowed(c.object[i].first));
+            SetVar(slots[1], r.pipe->decl_names[1], elem);
+          }
+          Flow f = Walk(elem, *r.list);
+          if (f == Flow::kBreak)
+            break;
+        }
+        return Flow::kNormal;
+      }
     } else if (v.valid() && v.type() != Type::kNil) {
       At(r.pipe.get());
       std::string s;
@@ -265,21 +287,37 @@ class State {
     static const std::vector<std::unique_ptr<Node>> kNoArgs;
     if (from + 1 == ident.size())
       return EvalField(dot, ident.back(), node, args, final, receiver);
+    // A value looked up in a JSON object keeps Go's static type interface{} along the chain
+    // (its dynamic type shows only once a pipeline yields it), which error messages name.
+    bool iface = receiver.type() == Type::kObject;
     Value cur = EvalField(dot, ident[from], node, kNoArgs, nullptr, receiver);
     for (size_t i = from + 1; i + 1 < ident.size(); i++) {
-      cur = EvalField(dot, ident[i], node, kNoArgs, nullptr, cur);
+      bool next_iface = cur.type() == Type::kObject;
+      cur = EvalField(dot, ident[i], node, kNoArgs, nullptr, cur, iface);
+      iface = next_iface;
     }
-    return EvalField(dot, ident.back(), node, args, final, cur);
+    return EvalField(dot, ident.back(), node, args, final, cur, iface);
   }
 
   Value EvalField(const Value&, const std::string& name, const Node&,
                   const std::vector<std::unique_ptr<Node>>& args, Value* final,
-                  const Value& receiver) {
+                  const Value& receiver, bool iface = false) {
     if (!receiver.valid())
       return Value::Invalid();
     if (receiver.type() == Type::kNil)
       Errorf("nil pointer evaluating interface {}." + name);
     bool has_args = args.size() > 1 || final != nullptr;
+    if (receiver.type() == Type::kObject) {
+      if (has_args)
+        Errorf(name + " is not a method but has arguments");
+      // missingkey=zero on map[string]interface{}: the zero interface{}, a nil that the
+      // pipeline turns into an invalid value ("<no value>").
+      const Value* v = receiver.comp().Find(name);
+      return v != nullptr ? *v : Value::Nil();
+    }
+    if (iface) {
+      Errorf(absl::StrCat("can't evaluate field ", name, " in type interface {}"));
+    }
     if (receiver.type() == Type::kMap) {
       if (has_args)
         Errorf(name + " is not a method but has arguments");

@@ -1,5 +1,7 @@
 #include "logql/template/template.h"
 
+#include "logql/template/value.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -674,6 +676,171 @@ TEST(TemplateTest, Speed) {
           .count();
   std::printf("%.0f ns per execution\n", static_cast<double>(ns) / kN);
   EXPECT_EQ(out, "GET /api/v1/push 3.14");
+}
+
+// fromJson (sprig's, shipped by Loki 2.7) and Go's map[string]interface{} / []interface{} values.
+TEST(TemplateTest, FromJsonConformanceCase) {
+  // tests/conformance/cases/format_17_from_json.json over the generated packed/app lines.
+  constexpr char kTmpl[] = "{{ $o := fromJson __line__ }}{{ $o.component }}/{{ $o.level }}";
+  struct LineCase {
+    const char* line;
+    const char* want;
+  };
+  const LineCase cases[] = {
+      {R"({"_entry":"method=POST path=/ status=500 took=866ms","component":"auth","level":"error","app":"frontend"})",
+       "auth/error"},
+      {R"({"_entry":"method=POST path=/api/items status=404 took=240ms","component":"auth","level":"warn","app":"frontend"})",
+       "auth/warn"},
+      {R"({"_entry":"method=GET path=/api/items status=404 took=367ms","component":"router","level":"info","app":"frontend"})",
+       "router/info"},
+      {R"({"_entry":"method=GET path=/api/items/7 status=200 took=153ms","component":"router","level":"error","app":"frontend"})",
+       "router/error"},
+      {R"({"_entry":"method=GET path=/api/items status=404 took=457ms","component":"router","level":"warn","app":"frontend"})",
+       "router/warn"},
+      {R"({"_entry":"method=POST path=/ status=404 took=28ms","component":"auth","level":"warn","app":"frontend"})",
+       "auth/warn"},
+      {R"({"_entry":"method=GET path=/api/items status=200 took=185ms","component":"auth","level":"error","app":"frontend"})",
+       "auth/error"},
+      {R"({"_entry":"method=POST path=/api/items/7 status=200 took=92ms","component":"renderer","level":"warn","app":"frontend"})",
+       "renderer/warn"},
+  };
+  auto t = Template::Parse(kTmpl);
+  ASSERT_TRUE(t.ok()) << t.status();
+  PairsLabelSource labels(std::vector<PairsLabelSource::Pair>{{"job", "packed/app"}});
+  std::string out;
+  for (const LineCase& c : cases) {
+    ExecContext ctx;
+    ctx.labels = &labels;
+    ctx.line = c.line;
+    ASSERT_TRUE((*t)->Execute(ctx, &out).ok());
+    EXPECT_EQ(out, c.want) << c.line;
+  }
+  EXPECT_TRUE((*t)->UsesLine());
+  // Not JSON: sprig ignores the error and yields nil, whose fields are "<no value>".
+  auto got = Render(kTmpl, labels, "level=info component=x");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, "<no value>/<no value>");
+}
+
+constexpr char kJsonLine[] =
+    R"({"a":1,"b":"x","c":[1,2.5,"s",null,true],"d":{"e":1000000,"f":null},"g":false,"n":null})";
+
+void RunJsonCases(const std::vector<Case>& cases) {
+  PairsLabelSource labels(std::vector<PairsLabelSource::Pair>{{"app", "web"}});
+  for (const Case& c : cases) {
+    std::string tmpl = std::string("{{ $o := fromJson __line__ }}") + c.tmpl;
+    auto got = Render(tmpl, labels, kJsonLine);
+    ASSERT_TRUE(got.ok()) << c.tmpl << " -> " << got.status();
+    EXPECT_EQ(*got, c.want) << "template: " << c.tmpl;
+  }
+}
+
+TEST(TemplateTest, FromJsonValues) {
+  RunJsonCases({
+      {"{{ $o.a }}", "1"},
+      {"{{ $o.b }}", "x"},
+      {"{{ $o.c }}", "[1 2.5 s <nil> true]"},
+      {"{{ $o.d }}", "map[e:1e+06 f:<nil>]"},
+      {"{{ $o.d.e }}", "1e+06"},
+      {"{{ $o.d.f }}", "<no value>"},
+      {"{{ $o.n }}", "<no value>"},
+      {"{{ $o.missing }}", "<no value>"},
+      {"{{ $o.g }}", "false"},
+      {"{{ $o }}", "map[a:1 b:x c:[1 2.5 s <nil> true] d:map[e:1e+06 f:<nil>] g:false n:<nil>]"},
+      {"{{ (fromJson __line__).b }}", "x"},
+      {"{{ $o.b | upper }}", "X"},
+      {"{{ printf \"%v|%T|%T\" $o.a $o.a $o.c }}", "1|float64|[]interface {}"},
+      {"{{ printf \"%d\" $o.a }}", "%!d(float64=1)"},
+      {"{{ printf \"%v\" $o.d }}", "map[e:1e+06 f:<nil>]"},
+      {"{{ printf \"%5v\" $o.c }}", "[    1   2.5     s <nil>  true]"},
+      {"{{ print $o.a $o.b $o.g $o.a }}", "1xfalse 1"},
+  });
+}
+
+TEST(TemplateTest, FromJsonBuiltins) {
+  RunJsonCases({
+      {"{{ index $o \"b\" }}", "x"},
+      {"{{ index $o \"c\" 1 }}", "2.5"},
+      {"{{ index $o.c 2 }}", "s"},
+      {"{{ index $o \"zz\" }}", "<no value>"},
+      {"{{ index $o \"d\" \"e\" }}", "1e+06"},
+      {"{{ len $o }}", "6"},
+      {"{{ len $o.c }}", "5"},
+      {"{{ len $o.d }}", "2"},
+      {"{{ len $o.b }}", "1"},
+      {"{{ if $o.g }}y{{ else }}n{{ end }}", "n"},
+      {"{{ if $o.d }}y{{ end }}{{ if $o.missing }}m{{ end }}", "y"},
+      {"{{ with $o.d }}{{ .e }}{{ end }}", "1e+06"},
+      {"{{ eq $o.b \"x\" }} {{ eq $o.a 1.0 }} {{ ne $o.a 2.0 }}", "true true true"},
+      {"{{ default \"dflt\" $o.missing }}", "dflt"},
+      {"{{ range $k, $v := $o.d }}{{ $k }}={{ $v }};{{ end }}", "e=1e+06;f=<no value>;"},
+      {"{{ range $o }}{{ . }},{{ end }}",
+       "1,x,[1 2.5 s <nil> true],map[e:1e+06 f:<nil>],false,"
+       "<no value>,"},
+      {"{{ range $o.c }}{{ . }},{{ end }}", "1,2.5,s,<no value>,true,"},
+      {"{{ range $i, $e := $o.c }}{{ $i }}{{ end }}", "01234"},
+      {"{{ range $o.c }}{{ break }}{{ else }}empty{{ end }}", ""},
+      {"{{ $e := fromJson \"[]\" }}{{ range $e }}x{{ else }}empty{{ end }}{{ len $e }}", "empty0"},
+      {"{{ $e := fromJson \"{}\" }}{{ $e }}{{ if $e }}y{{ else }}n{{ end }}", "map[]n"},
+  });
+}
+
+TEST(TemplateTest, FromJsonDecoding) {
+  RunCases({
+      {"{{ fromJson `[1,\"a\",{\"k\":[]}]` }}", "[1 a map[k:[]]]"},
+      {"{{ fromJson `\"s\"` }}", "s"},
+      {"{{ fromJson `12345678901234567890` }}", "1.2345678901234567e+19"},
+      {"{{ fromJson `1e400` }}", "<no value>"},
+      {"{{ fromJson `1e-400` }}", "0"},
+      {"{{ fromJson `-0.000001` }} {{ fromJson `123456` }} {{ fromJson `1234567` }}",
+       "-1e-06 123456 1.234567e+06"},
+      {"{{ fromJson `{\"a\":1,\"a\":2,\"B\":3}` }}", "map[B:3 a:2]"},
+      {"{{ fromJson `\"\\u00e9\\ud83d\\ude00\\ud800x\\/\\t|\"` }}",
+       "\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbdx/\t|"},
+      {"{{ fromJson \"\\\"a\\xffb\\\"\" }}",
+       "a\xef\xbf\xbd"
+       "b"},
+      {"{{ fromJson ` {\"x\" : [ true , false ] } ` }}", "map[x:[true false]]"},
+      // Invalid JSON: nil.
+      {"{{ fromJson `{\"a\":1,}` }}", "<no value>"},
+      {"{{ fromJson `{} x` }}", "<no value>"},
+      {"{{ fromJson `01` }}", "<no value>"},
+      {"{{ fromJson `` }}", "<no value>"},
+      {"{{ fromJson `\"a\nb\"` }}", "<no value>"},
+      {"{{ fromJson `nul` }}", "<no value>"},
+      {"{{ fromJson `[1.]` }}", "<no value>"},
+      {"{{ fromJson .foo }}", "<no value>"},
+  });
+  std::string deep(10001, '[');
+  deep += std::string(10001, ']');
+  Value v;
+  EXPECT_FALSE(DecodeJson(deep, &v));
+  EXPECT_TRUE(DecodeJson(deep.substr(1, deep.size() - 2), &v));
+  EXPECT_EQ(v.type(), Type::kList);
+}
+
+TEST(TemplateTest, FromJsonErrors) {
+  std::string pre = "{{ $o := fromJson `{\"b\":\"x\",\"d\":{\"e\":1},\"c\":[1]}` }}";
+  EXPECT_THAT(ErrorOf(pre + "{{ $o.b.x }}"),
+              HasSubstr("can't evaluate field x in type interface {}"));
+  EXPECT_THAT(ErrorOf(pre + "{{ $o.missing.x }}"),
+              HasSubstr("nil pointer evaluating interface {}.x"));
+  EXPECT_THAT(ErrorOf(pre + "{{ $o.c.x }}"),
+              HasSubstr("can't evaluate field x in type interface {}"));
+  EXPECT_THAT(ErrorOf(pre + "{{ $c := $o.c }}{{ $c.x }}"),
+              HasSubstr("can't evaluate field x in type []interface {}"));
+  EXPECT_THAT(ErrorOf(pre + "{{ $b := $o.b }}{{ $b.x }}"),
+              HasSubstr("can't evaluate field x in type string"));
+  EXPECT_THAT(ErrorOf(pre + "{{ index $o.c 1 }}"),
+              HasSubstr("error calling index: reflect: slice index out of range"));
+  EXPECT_THAT(ErrorOf(pre + "{{ index $o.c 2 }}"), HasSubstr("index out of range: 2"));
+  EXPECT_THAT(ErrorOf(pre + "{{ index $o 1 }}"), HasSubstr("value has type int; should be string"));
+  EXPECT_THAT(ErrorOf(pre + "{{ index $o \"zz\" \"y\" }}"), HasSubstr("index of nil pointer"));
+  EXPECT_THAT(ErrorOf(pre + "{{ eq $o $o }}"), HasSubstr("non-comparable type"));
+  EXPECT_THAT(ErrorOf(pre + "{{ eq $o.d.e 1 }}"), HasSubstr("incompatible types for comparison"));
+  EXPECT_THAT(ErrorOf(pre + "{{ upper $o.d }}"),
+              HasSubstr("wrong type for value; expected string; got map[string]interface {}"));
+  EXPECT_THAT(ErrorOf("{{ fromJson 1 }}"), HasSubstr("expected string; found 1"));
 }
 
 }  // namespace

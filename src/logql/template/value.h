@@ -9,14 +9,18 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/time/time.h"
 
 namespace norn::logql_template {
 
 class LabelSource;
+struct Composite;
 
 // A point in time with a Go-like location: UTC, a named tz database zone or a fixed offset with an
 // optional abbreviation (what time.FixedZone / time.Parse create).
@@ -52,6 +56,10 @@ enum class Type : uint8_t {
   kBool,
   kTime,
   kMap,  // the label map (the template's data): map[string]string
+  // Decoded JSON (fromJson), as Go's encoding/json builds it into interface{}: objects are
+  // map[string]interface {}, arrays []interface {}; numbers float64, null nil.
+  kObject,
+  kList,
 };
 
 // Go's type name, as text/template error messages print it.
@@ -110,6 +118,20 @@ class Value {
     return v;
   }
 
+  // A JSON object (entries sorted by key, unique) or array; shared and immutable once built.
+  static Value Object(std::shared_ptr<const Composite> c) {
+    Value v;
+    v.type_ = Type::kObject;
+    v.comp_ = std::move(c);
+    return v;
+  }
+  static Value List(std::shared_ptr<const Composite> c) {
+    Value v;
+    v.type_ = Type::kList;
+    v.comp_ = std::move(c);
+    return v;
+  }
+
   Type type() const { return type_; }
   bool valid() const { return type_ != Type::kInvalid; }
   bool is_int() const {
@@ -124,6 +146,8 @@ class Value {
   bool b() const { return u_.i != 0; }
   const GoTime& time() const { return t_; }
   const LabelSource* map() const { return u_.map; }
+  // For kObject / kList: never null.
+  const Composite& comp() const { return *comp_; }
 
  private:
   Type type_ = Type::kInvalid;
@@ -136,7 +160,22 @@ class Value {
   std::string_view view_;
   std::string owned_;
   GoTime t_;
+  std::shared_ptr<const Composite> comp_;  // kObject, kList
 };
+
+// The contents of a kObject (`object`, sorted by key) or kList (`list`) value.
+struct Composite {
+  std::vector<std::pair<std::string, Value>> object;
+  std::vector<Value> list;
+
+  size_t size() const { return object.empty() ? list.size() : object.size(); }
+  // Object lookup; null when absent.
+  const Value* Find(std::string_view key) const;
+};
+
+// Go's json.Unmarshal into an interface{}: false on invalid JSON (sprig's fromJson then yields
+// nil). Numbers that overflow float64 decode as nil, as Go stores them after its type error.
+bool DecodeJson(std::string_view text, Value* out);
 
 // Go's template truthiness (text/template isTrue): false, 0, "", nil and empty maps are false;
 // times (structs) are true.
