@@ -20,6 +20,7 @@
 #include "distributor/distributor.h"
 #include "ingester/ingester.h"
 #include "querier/http_api.h"
+#include "querier/query_api.h"
 #include "querier/querier.h"
 #include "storage/objstore/filesystem.h"
 #include "server/grpc/grpc_server.h"
@@ -255,6 +256,10 @@ void App::RegisterModules() {
         auto q = std::make_unique<querier::Querier>(o, ingester_, store_);
         querier::RegisterMetadataRoutes(http_->router(), config_.server.http_path_prefix, q.get(),
                                         config_.auth_enabled);
+        auto* rc = runtime_config_;
+        querier::RegisterQueryRoutes(
+            http_->router(), config_.server.http_path_prefix, q.get(), config_.auth_enabled,
+            [rc](std::string_view tenant) { return rc->LimitsFor(tenant); });
         return std::make_unique<QuerierService>(std::move(q));
       }});
 

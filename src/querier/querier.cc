@@ -81,6 +81,18 @@ absl::StatusOr<index::IndexSet> Querier::StoreIndex(std::string_view tenant, int
   return set;
 }
 
+absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> Querier::FetchChunk(
+    std::string_view tenant, Fingerprint fp, const index::ChunkRef& ref) {
+  std::string key = index::ChunkObjectKey(tenant, fp, ref.from_ns, ref.through_ns, ref.checksum);
+  ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
+  auto chunk = chunk::MemChunk::DecodeOwned(std::move(bytes));
+  if (!chunk.ok()) {
+    return absl::Status(chunk.status().code(),
+                        absl::StrCat("chunk ", key, ": ", chunk.status().message()));
+  }
+  return std::shared_ptr<const chunk::MemChunk>(std::move(*chunk));
+}
+
 std::vector<Labels> Querier::IngesterSeries(std::string_view tenant, const Matchers& matchers,
                                             int64_t start_ns, int64_t end_ns) {
   std::vector<Labels> out;

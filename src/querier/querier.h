@@ -18,6 +18,7 @@
 #include "common/labels.h"
 #include "common/strings.h"
 #include "logql/syntax/ast.h"
+#include "storage/chunk/memchunk.h"
 #include "storage/index/index_reader.h"
 #include "storage/index/index_set.h"
 #include "storage/index/types.h"
@@ -58,12 +59,18 @@ class Querier {
   absl::StatusOr<index::IndexStats> Stats(std::string_view tenant, const Matchers& matchers,
                                           int64_t start_ns, int64_t end_ns);
 
+  // A flushed chunk, from the store (decoded; cached while it is in use by queries).
+  absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> FetchChunk(std::string_view tenant,
+                                                                    Fingerprint fp,
+                                                                    const index::ChunkRef& ref);
+  ingester::Ingester* ingester() const { return ingester_; }
+  bool UseIngesters(int64_t end_ns) const;
+
   // Every index file of the tenant overlapping the range, as one merged view.
   absl::StatusOr<index::IndexSet> StoreIndex(std::string_view tenant, int64_t start_ns,
                                              int64_t end_ns);
 
  private:
-  bool UseIngesters(int64_t end_ns) const;
   // Streams in the ingester whose chunks overlap the range and that match every matcher.
   std::vector<Labels> IngesterSeries(std::string_view tenant, const Matchers& matchers,
                                      int64_t start_ns, int64_t end_ns);

@@ -1,0 +1,297 @@
+#include "logql/engine/json_writer.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace norn::logql_engine {
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when invalid (Go's rules: no overlongs, no
+// surrogates, max U+10FFFF).
+size_t Utf8Len(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  size_t n = s.size() - i;
+  if (c < 0x80)
+    return 1;
+  if (c < 0xC2)
+    return 0;
+  if (c < 0xE0)
+    return n >= 2 && (b(i + 1) & 0xC0) == 0x80 ? 2 : 0;
+  if (c < 0xF0) {
+    if (n < 3 || (b(i + 1) & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80)
+      return 0;
+    if (c == 0xE0 && b(i + 1) < 0xA0)
+      return 0;
+    if (c == 0xED && b(i + 1) >= 0xA0)
+      return 0;
+    return 3;
+  }
+  if (c < 0xF5) {
+    if (n < 4 || (b(i + 1) & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80 ||
+        (b(i + 3) & 0xC0) != 0x80)
+      return 0;
+    if (c == 0xF0 && b(i + 1) < 0x90)
+      return 0;
+    if (c == 0xF4 && b(i + 1) >= 0x90)
+      return 0;
+    return 4;
+  }
+  return 0;
+}
+
+class Out {
+ public:
+  Out(absl::FunctionRef<void(std::string_view)> write, size_t chunk)
+      : write_(write), chunk_(chunk) {
+    buf_.reserve(chunk + 1024);
+  }
+  std::string* buf() { return &buf_; }
+  void Raw(std::string_view s) { buf_.append(s); }
+  void MaybeFlush() {
+    if (buf_.size() >= chunk_)
+      Flush();
+  }
+  void Flush() {
+    if (!buf_.empty())
+      write_(buf_);
+    buf_.clear();
+  }
+
+ private:
+  absl::FunctionRef<void(std::string_view)> write_;
+  size_t chunk_;
+  std::string buf_;
+};
+
+void AppendLabels(std::string* out, const Labels& l) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& lab : l) {
+    if (!first)
+      out->push_back(',');
+    first = false;
+    AppendGoJsonString(out, lab.name);
+    out->push_back(':');
+    AppendGoJsonString(out, lab.value);
+  }
+  out->push_back('}');
+}
+
+void AppendInt(std::string* out, int64_t v) {
+  char tmp[24];
+  auto [p, ec] = std::to_chars(tmp, tmp + sizeof(tmp), v);
+  out->append(tmp, p);
+}
+
+void AppendPoint(std::string* out, const Point& p) {
+  out->push_back('[');
+  AppendPromTimestamp(out, p.t_ms);
+  out->append(",\"");
+  AppendPromValue(out, p.v);
+  out->append("\"]");
+}
+
+void AppendStats(std::string* out, const QueryStats& s) {
+  double secs = static_cast<double>(s.exec_time_ns) / 1e9;
+  auto per_sec = [&](int64_t n) -> int64_t {
+    return secs > 0 ? static_cast<int64_t>(static_cast<double>(n) / secs) : 0;
+  };
+  out->append("{\"summary\":{\"bytesProcessedPerSecond\":");
+  AppendInt(out, per_sec(s.total_bytes_processed));
+  out->append(",\"linesProcessedPerSecond\":");
+  AppendInt(out, per_sec(s.total_lines_processed));
+  out->append(",\"totalBytesProcessed\":");
+  AppendInt(out, s.total_bytes_processed);
+  out->append(",\"totalLinesProcessed\":");
+  AppendInt(out, s.total_lines_processed);
+  out->append(",\"execTime\":");
+  AppendPromValue(out, secs);
+  out->append(",\"queueTime\":0,\"subqueries\":0,\"totalEntriesReturned\":");
+  AppendInt(out, s.total_entries_returned);
+  out->append("}}");
+}
+
+}  // namespace
+
+void AppendGoJsonString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  size_t i = 0;
+  size_t start = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      size_t n = Utf8Len(s, i);
+      if (n == 0) {
+        out->append(s.data() + start, i - start);
+        out->append("\\ufffd");
+        ++i;
+        start = i;
+        continue;
+      }
+      // U+2028 / U+2029 are escaped by Go (E2 80 A8 / E2 80 A9).
+      if (n == 3 && c == 0xE2 && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+          (static_cast<unsigned char>(s[i + 2]) & 0xFE) == 0xA8) {
+        out->append(s.data() + start, i - start);
+        out->append(static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029");
+        i += 3;
+        start = i;
+        continue;
+      }
+      i += n;
+      continue;
+    }
+    out->append(s.data() + start, i - start);
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 15]);
+    }
+    ++i;
+    start = i;
+  }
+  out->append(s.data() + start, s.size() - start);
+  out->push_back('"');
+}
+
+void AppendPromValue(std::string* out, double v) {
+  if (std::isnan(v)) {
+    out->append("NaN");
+    return;
+  }
+  if (std::isinf(v)) {
+    out->append(v > 0 ? "+Inf" : "-Inf");
+    return;
+  }
+  char tmp[400];
+  double a = std::fabs(v);
+  std::chars_format fmt = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::chars_format::scientific
+                                                              : std::chars_format::fixed;
+  auto [p, ec] = std::to_chars(tmp, tmp + sizeof(tmp), v, fmt);
+  out->append(tmp, p);
+}
+
+void AppendPromTimestamp(std::string* out, int64_t t_ms) {
+  if (t_ms < 0) {
+    out->push_back('-');
+    t_ms = -t_ms;
+  }
+  AppendInt(out, t_ms / 1000);
+  int64_t frac = t_ms % 1000;
+  if (frac != 0) {
+    out->push_back('.');
+    if (frac < 100)
+      out->push_back('0');
+    if (frac < 10)
+      out->push_back('0');
+    AppendInt(out, frac);
+  }
+}
+
+void WriteQueryResponse(const QueryResult& r, absl::FunctionRef<void(std::string_view)> write,
+                        size_t chunk_bytes) {
+  Out o(write, chunk_bytes);
+  std::string* b = o.buf();
+  b->append("{\"status\":\"success\",\"data\":{\"resultType\":\"");
+  b->append(ResultTypeName(r.type));
+  b->append("\",\"result\":");
+  switch (r.type) {
+    case ResultType::kStreams: {
+      b->push_back('[');
+      for (size_t i = 0; i < r.streams.size(); ++i) {
+        if (i)
+          b->push_back(',');
+        const Stream& s = r.streams[i];
+        b->append("{\"stream\":");
+        AppendLabels(b, s.labels);
+        b->append(",\"values\":[");
+        for (size_t j = 0; j < s.entries.size(); ++j) {
+          if (j)
+            b->push_back(',');
+          b->append("[\"");
+          AppendInt(b, s.entries[j].ts_ns);
+          b->append("\",");
+          AppendGoJsonString(b, s.entries[j].line);
+          b->push_back(']');
+          o.MaybeFlush();
+        }
+        b->append("]}");
+      }
+      b->push_back(']');
+      break;
+    }
+    case ResultType::kMatrix: {
+      b->push_back('[');
+      for (size_t i = 0; i < r.matrix.size(); ++i) {
+        if (i)
+          b->push_back(',');
+        const Series& s = r.matrix[i];
+        b->append("{\"metric\":");
+        AppendLabels(b, s.metric);
+        b->append(",\"values\":[");
+        for (size_t j = 0; j < s.points.size(); ++j) {
+          if (j)
+            b->push_back(',');
+          AppendPoint(b, s.points[j]);
+        }
+        b->append("]}");
+        o.MaybeFlush();
+      }
+      b->push_back(']');
+      break;
+    }
+    case ResultType::kVector: {
+      b->push_back('[');
+      for (size_t i = 0; i < r.vector.size(); ++i) {
+        if (i)
+          b->push_back(',');
+        b->append("{\"metric\":");
+        AppendLabels(b, r.vector[i].metric);
+        b->append(",\"value\":");
+        AppendPoint(b, r.vector[i].point);
+        b->push_back('}');
+        o.MaybeFlush();
+      }
+      b->push_back(']');
+      break;
+    }
+    case ResultType::kScalar:
+      AppendPoint(b, r.scalar);
+      break;
+  }
+  b->append(",\"stats\":");
+  AppendStats(b, r.stats);
+  b->append("}}");
+  o.Flush();
+}
+
+std::string RenderQueryResponse(const QueryResult& r) {
+  std::string out;
+  WriteQueryResponse(r, [&](std::string_view s) { out.append(s); });
+  return out;
+}
+
+}  // namespace norn::logql_engine

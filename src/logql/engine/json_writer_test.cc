@@ -1,0 +1,114 @@
+#include "logql/engine/json_writer.h"
+
+#include <cmath>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+namespace norn::logql_engine {
+namespace {
+
+std::string Value(double v) {
+  std::string s;
+  AppendPromValue(&s, v);
+  return s;
+}
+std::string Ts(int64_t ms) {
+  std::string s;
+  AppendPromTimestamp(&s, ms);
+  return s;
+}
+std::string Str(std::string_view v) {
+  std::string s;
+  AppendGoJsonString(&s, v);
+  return s;
+}
+
+TEST(JsonWriterTest, PrometheusValues) {
+  EXPECT_EQ(Value(7), "7");
+  EXPECT_EQ(Value(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(Value(-2.5), "-2.5");
+  EXPECT_EQ(Value(1e20), "100000000000000000000");
+  EXPECT_EQ(Value(1e21), "1e+21");
+  EXPECT_EQ(Value(1.5e-7), "1.5e-07");
+  EXPECT_EQ(Value(0.000001), "0.000001");
+  EXPECT_EQ(Value(0), "0");
+  EXPECT_EQ(Value(std::nan("")), "NaN");
+  EXPECT_EQ(Value(std::numeric_limits<double>::infinity()), "+Inf");
+  EXPECT_EQ(Value(-std::numeric_limits<double>::infinity()), "-Inf");
+}
+
+TEST(JsonWriterTest, Timestamps) {
+  EXPECT_EQ(Ts(1704067200000), "1704067200");
+  EXPECT_EQ(Ts(1704067265500), "1704067265.500");
+  EXPECT_EQ(Ts(1704067265005), "1704067265.005");
+  EXPECT_EQ(Ts(-1500), "-1.500");
+}
+
+TEST(JsonWriterTest, GoStringEscaping) {
+  EXPECT_EQ(Str("a\"b\\c\n\t\x01"), "\"a\\\"b\\\\c\\n\\t\\u0001\"");
+  EXPECT_EQ(Str("<a&b>"), "\"\\u003ca\\u0026b\\u003e\"");
+  EXPECT_EQ(Str("f\xc3\xbcr \xf0\x9f\x9a\x80"), "\"f\xc3\xbcr \xf0\x9f\x9a\x80\"");
+  EXPECT_EQ(Str("bad\xff\xc3"), "\"bad\\ufffd\\ufffd\"");
+  EXPECT_EQ(Str("\xe2\x80\xa8"), "\"\\u2028\"");
+  EXPECT_EQ(Str("\x1b[31m"), "\"\\u001b[31m\"");
+}
+
+TEST(JsonWriterTest, Shapes) {
+  QueryResult streams;
+  streams.type = ResultType::kStreams;
+  streams.streams.push_back(Stream{Labels({{"app", "x"}}), {{1704067200000000001, "hello"}}});
+  std::string s = RenderQueryResponse(streams);
+  EXPECT_EQ(s.substr(0, s.find(",\"stats\"")),
+            "{\"status\":\"success\",\"data\":{\"resultType\":\"streams\",\"result\":[{\"stream\":"
+            "{\"app\":\"x\"},\"values\":[[\"1704067200000000001\",\"hello\"]]}]");
+
+  QueryResult m;
+  m.type = ResultType::kMatrix;
+  m.matrix.push_back(Series{Labels({{"a", "b"}}), {{1000, 1}, {2500, std::nan("")}}});
+  s = RenderQueryResponse(m);
+  EXPECT_NE(
+      s.find("\"result\":[{\"metric\":{\"a\":\"b\"},\"values\":[[1,\"1\"],[2.500,\"NaN\"]]}]"),
+      std::string::npos)
+      << s;
+
+  QueryResult v;
+  v.type = ResultType::kVector;
+  v.vector.push_back(Sample{Labels(), {3000, 42}});
+  s = RenderQueryResponse(v);
+  EXPECT_NE(s.find("\"resultType\":\"vector\",\"result\":[{\"metric\":{},\"value\":[3,\"42\"]}]"),
+            std::string::npos)
+      << s;
+
+  QueryResult sc;
+  sc.type = ResultType::kScalar;
+  sc.scalar = {3000, 7};
+  s = RenderQueryResponse(sc);
+  EXPECT_NE(s.find("\"resultType\":\"scalar\",\"result\":[3,\"7\"]"), std::string::npos) << s;
+  EXPECT_NE(s.find("\"stats\":{\"summary\":{"), std::string::npos) << s;
+  EXPECT_EQ(s.substr(s.size() - 2), "}}");
+}
+
+TEST(JsonWriterTest, StreamsInChunks) {
+  QueryResult r;
+  r.type = ResultType::kStreams;
+  Stream st{Labels({{"app", "x"}}), {}};
+  for (int i = 0; i < 5000; ++i)
+    st.entries.push_back({i, std::string(100, 'x')});
+  r.streams.push_back(std::move(st));
+  std::string joined;
+  int calls = 0;
+  WriteQueryResponse(
+      r,
+      [&](std::string_view piece) {
+        ++calls;
+        EXPECT_LE(piece.size(), 8192u + 200);
+        joined.append(piece);
+      },
+      8192);
+  EXPECT_GT(calls, 50);
+  EXPECT_EQ(joined, RenderQueryResponse(r));
+}
+
+}  // namespace
+}  // namespace norn::logql_engine

@@ -1,0 +1,174 @@
+// Log queries: pipeline per stream, grouping by final labels, direction + limit with a bounded
+// heap across streams.
+#include <algorithm>
+#include <limits>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/status.h"
+#include "logql/engine/eval_internal.h"
+#include "logql/engine/pipeline_builder.h"
+#include "logql/log/pipeline.h"
+
+namespace norn::logql_engine::internal {
+
+namespace {
+
+struct Candidate {
+  int64_t ts;
+  uint32_t stream;  // index into LogCollector::labels_
+  std::string line;
+};
+
+class LogCollector : public EntrySink {
+ public:
+  LogCollector(logql_log::Pipeline* p, const LogQuery& q, Interrupt* interrupt, QueryStats* stats)
+      : pipeline_(p),
+        forward_(q.direction == Direction::kForward),
+        // With an interval every entry may matter (which ones survive depends on the ones
+        // before), so nothing is cut while reading.
+        limit_(q.interval_ns > 0 ? std::numeric_limits<uint32_t>::max() : q.limit),
+        out_limit_(q.limit),
+        interval_(q.interval_ns),
+        interrupt_(interrupt),
+        stats_(stats) {
+    heap_.reserve(std::min<uint32_t>(limit_, 4096));
+  }
+
+  bool Push(const Labels& stream, std::span<const EntryRef> entries) override {
+    if (interrupt_->Check())
+      return false;
+    logql_log::StreamPipeline* sp = pipeline_->ForStream(stream);
+    for (const EntryRef& e : entries) {
+      if (Full() && !Better(e.ts_ns, heap_.front().ts))
+        return false;
+      stats_->total_lines_processed++;
+      stats_->total_bytes_processed += static_cast<int64_t>(e.line.size());
+      std::string_view out;
+      if (!sp->Process(e.ts_ns, e.line, e.structured_metadata, &out))
+        continue;
+      Fingerprint h = sp->builder().Hash();
+      auto [it, inserted] = ids_.try_emplace(h, static_cast<uint32_t>(labels_.size()));
+      if (inserted)
+        labels_.push_back(sp->builder().CachedLabels());
+      Add(e.ts_ns, it->second, out);
+    }
+    return true;
+  }
+
+  std::vector<Stream> Finish() {
+    if (interval_ > 0)
+      ApplyInterval();
+    std::vector<Stream> out(labels_.size());
+    for (size_t i = 0; i < labels_.size(); ++i)
+      out[i].labels = std::move(labels_[i]);
+    for (auto& c : heap_)
+      out[c.stream].entries.push_back({c.ts, std::move(c.line)});
+    std::vector<Stream> result;
+    for (auto& s : out) {
+      if (s.entries.empty())
+        continue;
+      auto cmp = [&](const StreamEntry& a, const StreamEntry& b) {
+        if (a.ts_ns != b.ts_ns)
+          return forward_ ? a.ts_ns < b.ts_ns : a.ts_ns > b.ts_ns;
+        return a.line < b.line;
+      };
+      std::sort(s.entries.begin(), s.entries.end(), cmp);
+      // Replicas of one entry (same stream, timestamp and line) count once, as in Loki.
+      auto last = std::unique(s.entries.begin(), s.entries.end(),
+                              [](const StreamEntry& a, const StreamEntry& b) {
+                                return a.ts_ns == b.ts_ns && a.line == b.line;
+                              });
+      s.entries.erase(last, s.entries.end());
+      result.push_back(std::move(s));
+    }
+    return result;
+  }
+
+ private:
+  bool Full() const { return heap_.size() >= limit_; }
+
+  // Loki's readStreams with an interval: walk all entries in direction order (across streams)
+  // and keep one only when it is at least `interval` past the last kept one.
+  void ApplyInterval() {
+    std::sort(heap_.begin(), heap_.end(), [this](const Candidate& a, const Candidate& b) {
+      if (a.ts != b.ts)
+        return Better(a.ts, b.ts);
+      return a.stream < b.stream;
+    });
+    std::vector<Candidate> kept;
+    bool first = true;
+    int64_t last = 0;
+    for (auto& c : heap_) {
+      if (kept.size() >= out_limit_)
+        break;
+      bool ok = first || (forward_ ? c.ts >= last + interval_ : c.ts <= last - interval_);
+      if (!ok)
+        continue;
+      first = false;
+      last = c.ts;
+      kept.push_back(std::move(c));
+    }
+    heap_ = std::move(kept);
+  }
+  // Whether an entry at `ts` ranks before one at `than` in the query direction.
+  bool Better(int64_t ts, int64_t than) const { return forward_ ? ts < than : ts > than; }
+
+  // Heap order: the worst candidate (last in direction order) on top.
+  bool HeapLess(const Candidate& a, const Candidate& b) const { return Better(a.ts, b.ts); }
+
+  void Add(int64_t ts, uint32_t stream, std::string_view line) {
+    auto less = [this](const Candidate& a, const Candidate& b) { return HeapLess(a, b); };
+    if (!Full()) {
+      heap_.push_back(Candidate{ts, stream, std::string(line)});
+      std::push_heap(heap_.begin(), heap_.end(), less);
+      return;
+    }
+    if (!Better(ts, heap_.front().ts))
+      return;
+    std::pop_heap(heap_.begin(), heap_.end(), less);
+    Candidate& c = heap_.back();
+    c.ts = ts;
+    c.stream = stream;
+    c.line.assign(line.data(), line.size());  // reuses the evicted line's buffer
+    std::push_heap(heap_.begin(), heap_.end(), less);
+  }
+
+  logql_log::Pipeline* pipeline_;
+  bool forward_;
+  uint32_t limit_;
+  uint32_t out_limit_;
+  int64_t interval_;
+  Interrupt* interrupt_;
+  QueryStats* stats_;
+  std::vector<Candidate> heap_;
+  absl::flat_hash_map<Fingerprint, uint32_t> ids_;
+  std::vector<Labels> labels_;
+};
+
+}  // namespace
+
+absl::StatusOr<QueryResult> EvalLogQuery(const logql::syntax::LogSelectorExpr& e, const LogQuery& q,
+                                         EntrySource& source, QueryStats* stats) {
+  ASSIGN_OR_RETURN(auto stages, BuildStages(e.pipeline));
+  logql_log::Pipeline pipeline(std::move(stages));
+  SelectParams p;
+  p.matchers = e.matchers;
+  p.start_ns = q.instant ? q.end_ns - kInstantLogLookbackNs : q.start_ns;
+  p.end_ns = q.end_ns;
+  p.direction = q.direction;
+  p.line_filter_needles = pipeline.RequiredSubstrings();
+  QueryResult r;
+  r.type = ResultType::kStreams;
+  if (q.limit == 0 || p.end_ns <= p.start_ns)
+    return r;
+  Interrupt interrupt(q);
+  LogCollector collector(&pipeline, q, &interrupt, stats);
+  RETURN_IF_ERROR(source.SelectLogs(p, collector));
+  RETURN_IF_ERROR(interrupt.status());
+  r.streams = collector.Finish();
+  for (const auto& s : r.streams)
+    stats->total_entries_returned += static_cast<int64_t>(s.entries.size());
+  return r;
+}
+
+}  // namespace norn::logql_engine::internal

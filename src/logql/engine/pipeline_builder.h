@@ -1,0 +1,49 @@
+// Builds the per-entry stages of logql/log from the AST of logql/syntax: line filters, parsers,
+// label filters, line_format / label_format (through logql/template), drop / keep, decolorize,
+// distinct; and sample extractors for range aggregations.
+//
+// Everything returned is owned by the caller and used by one thread at a time (stages keep
+// scratch buffers). Errors are InvalidArgument with Loki's text (bad template, ...).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "logql/log/formatters.h"
+#include "logql/log/pipeline.h"
+#include "logql/log/stage.h"
+#include "logql/syntax/ast.h"
+
+namespace norn::logql_engine {
+
+// The stages of a log selector's pipeline, in order.
+absl::StatusOr<std::vector<std::unique_ptr<logql_log::Stage>>> BuildStages(
+    const std::vector<logql::syntax::Stage>& pipeline);
+
+// One label filter expression as a stage.
+absl::StatusOr<std::unique_ptr<logql_log::LabelFilter>> BuildLabelFilter(
+    const logql::syntax::LabelFilter& f);
+
+// Compiles a Go template for line_format (name "line") / label_format (name "label").
+absl::StatusOr<std::unique_ptr<logql_log::TemplateRenderer>> BuildTemplate(std::string_view text,
+                                                                           std::string_view name);
+
+// Needles every line passing the pipeline contains (leading line filters only).
+std::vector<std::string> LineFilterNeedles(const std::vector<logql::syntax::Stage>& pipeline);
+
+// The sample extractor of a range aggregation. `outer` is the grouping of an enclosing `sum`
+// that Loki pushes down into the extractor (only when the range aggregation has none and the
+// operation allows it; see CanPushDownGrouping).
+absl::StatusOr<std::unique_ptr<logql_log::SampleExtractor>> BuildSampleExtractor(
+    const logql::syntax::RangeAggregationExpr& r,
+    const std::optional<logql::syntax::Grouping>& outer);
+
+// Loki's canInjectVectorGrouping: `sum by (...)` over count/rate/bytes/bytes_rate/sum_over_time
+// without its own grouping may group at the source.
+bool CanPushDownGrouping(logql::syntax::VectorOp vec_op,
+                         const logql::syntax::RangeAggregationExpr& r);
+
+}  // namespace norn::logql_engine

@@ -1,0 +1,86 @@
+// EntrySource: where the engine reads log entries from. The querier implements it over ingesters
+// (recent data) and the chunk store (old data); MemorySource below serves tests and the
+// conformance runner.
+//
+// Push model: the engine calls SelectLogs once per log selector of a query; the source finds the
+// streams whose labels satisfy every matcher and pushes their entries inside the time range to
+// the sink in batches. Contract for sources:
+//   - a batch belongs to one stream; batches of different streams may interleave;
+//   - within one stream, entries of all its batches come in `direction` order (ascending
+//     timestamps for kForward, descending for kBackward) with replica duplicates removed
+//     (identical timestamp and line);
+//   - only entries with start_ns <= ts < end_ns;
+//   - `line_filter_needles` are substrings every useful line contains: a source may skip blocks
+//     or chunks that cannot contain one of them (never required: the engine filters anyway);
+//   - when the sink returns false from Push, the source should stop sending that stream (the
+//     engine has all it needs from it, e.g. a log query's limit is reached); sending more is
+//     harmless;
+//   - EntryRef views need only stay valid during the Push call.
+// Thread-safety: SelectLogs may be called from several query threads at once if the source
+// allows it (MemorySource does); one SelectLogs call pushes from the calling thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/entry.h"
+#include "common/labels.h"
+#include "logql/engine/query.h"
+#include "logql/syntax/ast.h"
+
+namespace norn::logql_engine {
+
+struct EntryRef {
+  int64_t ts_ns = 0;
+  std::string_view line;
+  std::span<const Label> structured_metadata;
+};
+
+struct SelectParams {
+  std::vector<logql::syntax::Matcher> matchers;
+  int64_t start_ns = 0;  // inclusive
+  int64_t end_ns = 0;    // exclusive
+  Direction direction = Direction::kForward;
+  std::vector<std::string> line_filter_needles;
+};
+
+class EntrySink {
+ public:
+  virtual ~EntrySink() = default;
+  // Returns false when no more entries of `stream` are wanted.
+  virtual bool Push(const Labels& stream, std::span<const EntryRef> entries) = 0;
+};
+
+class EntrySource {
+ public:
+  virtual ~EntrySource() = default;
+  [[nodiscard]] virtual absl::Status SelectLogs(const SelectParams& params, EntrySink& sink) = 0;
+};
+
+// True when `labels` satisfy every matcher (an absent label counts as "").
+bool MatchesAll(const std::vector<logql::syntax::Matcher>& matchers, const Labels& labels);
+
+// An immutable in-memory set of streams. Entries of a stream are sorted by timestamp at
+// construction. Thread-safe for concurrent SelectLogs.
+class MemorySource : public EntrySource {
+ public:
+  struct StreamData {
+    Labels labels;
+    std::vector<Entry> entries;
+  };
+  explicit MemorySource(std::vector<StreamData> streams, size_t batch_size = 512);
+
+  [[nodiscard]] absl::Status SelectLogs(const SelectParams& params, EntrySink& sink) override;
+
+  const std::vector<StreamData>& streams() const { return streams_; }
+
+ private:
+  std::vector<StreamData> streams_;
+  size_t batch_size_;
+};
+
+}  // namespace norn::logql_engine
