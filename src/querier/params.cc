@@ -1,35 +1,17 @@
 #include "querier/params.h"
 
-#include <cmath>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/strings.h"
+#include "logql/engine/http_params.h"
 #include "logql/syntax/go_compat.h"
 
 namespace norn::querier {
 
 absl::StatusOr<int64_t> ParseTimestamp(std::string_view value) {
-  if (value.find('.') != std::string_view::npos) {
-    double f;
-    if (absl::SimpleAtod(AV(value), &f) && std::isfinite(f)) {
-      double secs;
-      double frac = std::modf(f, &secs);
-      frac = std::round(frac * 1000) / 1000;
-      return static_cast<int64_t>(secs) * 1'000'000'000 + static_cast<int64_t>(frac * 1e9);
-    }
-  }
-  int64_t n;
-  if (absl::SimpleAtoi(AV(value), &n)) {
-    if (value.size() <= 10) return n * 1'000'000'000;
-    return n;
-  }
-  absl::Time t;
-  std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, AV(value), &t, &err)) return absl::ToUnixNanos(t);
-  return absl::InvalidArgumentError(
-      absl::StrCat("cannot parse \"", AV(value), "\" to a valid timestamp"));
+  if (value.empty()) return absl::InvalidArgumentError("cannot parse \"\" to a valid timestamp");
+  return logql_engine::ParseLokiTimestamp(value, 0);
 }
 
 absl::StatusOr<TimeRange> ParseRange(const http::HttpRequest& req, int64_t now_ns) {
