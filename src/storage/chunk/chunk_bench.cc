@@ -3,6 +3,7 @@
 // ratio, filter overhead and token-filter false-positive rate as counters.
 //
 //   chunk_bench --benchmark_filter='mix'
+//   chunk_bench --benchmark_filter=TokenFilter
 //
 // Data: ~50 MB of the mixed shape (nginx/JSON/logfmt), ~16 MB of each single shape, built
 // like an ingester would: one stream, chunks cut when SpaceFor() says full.
@@ -14,6 +15,7 @@
 
 #include "storage/chunk/memchunk.h"
 #include "storage/chunk/testdata.h"
+#include "storage/chunk/token_filter.h"
 
 namespace norn::chunk {
 namespace {
@@ -174,9 +176,50 @@ void CodecArgs(benchmark::internal::Benchmark* b) {
   b->Iterations(2)->Unit(benchmark::kMillisecond);
 }
 
+// TokenFilter::Build alone over ~256 KiB blocks of lines (the default block size), for a given
+// filter budget per block: args {budget bytes, kind}. Blocks cut with zstd get ~1-3 KiB at the
+// default filter_ratio; larger budgets exercise the resize + multi-hash path.
+void BM_TokenFilterBuild(benchmark::State& state) {
+  const size_t budget = static_cast<size_t>(state.range(0));
+  const Corpus& corpus = GetCorpus(static_cast<int>(state.range(1)));
+  std::vector<std::vector<std::string_view>> blocks(1);
+  size_t block_bytes = 0;
+  for (const std::string& line : corpus.lines) {
+    if (block_bytes >= kDefaultBlockSize) {
+      blocks.emplace_back();
+      block_bytes = 0;
+    }
+    blocks.back().push_back(line);
+    block_bytes += line.size();
+  }
+  double empty = 0, hashes = 0;
+  for (auto _ : state) {
+    empty = hashes = 0;
+    for (const auto& b : blocks) {
+      TokenFilter f = TokenFilter::Build(b, budget);
+      empty += f.empty();
+      hashes += f.num_hashes();
+      benchmark::DoNotOptimize(f);
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * corpus.bytes));
+  state.counters["empty_frac"] = empty / static_cast<double>(blocks.size());
+  state.counters["mean_k"] = hashes / static_cast<double>(blocks.size());
+  state.SetLabel(kKindNames[state.range(1)]);
+}
+
+void FilterArgs(benchmark::internal::Benchmark* b) {
+  for (int kind : {3, 0}) {
+    for (int budget : {1024, 2048, 8192, 32768})
+      b->Args({budget, kind});
+  }
+  b->Iterations(3)->Unit(benchmark::kMillisecond);
+}
+
 BENCHMARK(BM_Append)->Apply(Args);
 BENCHMARK(BM_DecodeIterate)->Apply(Args);
 BENCHMARK(BM_CodecOnly)->Apply(CodecArgs);
+BENCHMARK(BM_TokenFilterBuild)->Apply(FilterArgs);
 
 }  // namespace
 }  // namespace norn::chunk

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "storage/chunk/coding.h"
 
@@ -37,31 +38,160 @@ constexpr double kMaxUsefulFill = 0.985;
 
 }  // namespace
 
-void TokenFilter::Insert(std::span<const std::string_view> lines) {
-  const uint64_t nbits = words_.size() * 64;
-  uint64_t* words = words_.data();
-  const uint32_t k = num_hashes_;
+namespace {
+
+// Build sets bits in a byte map (one byte per bit, 1 = set) and packs it into words at the end:
+// per gram that is one plain store instead of a load-shift-or-store on a word, and the stores
+// of neighbouring grams do not depend on each other. Used up to 2^20 bits (a 1 MiB map, filter
+// budgets up to 128 KiB; blocks get ~1-4 KiB); larger filters set bits in place.
+constexpr uint64_t kByteMapMaxBits = uint64_t{1} << 20;
+
+// A zeroed map of n bytes, reused per thread (Build runs once per cut block).
+uint8_t* ZeroedByteMap(size_t n) {
+  thread_local std::unique_ptr<uint8_t[]> buf;
+  thread_local size_t cap = 0;
+  if (cap < n) {
+    buf.reset(new uint8_t[n]);
+    cap = n;
+  }
+  std::memset(buf.get(), 0, n);
+  return buf.get();
+}
+
+inline uint64_t LoadLE64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  if constexpr (std::endian::native == std::endian::big)
+    v = __builtin_bswap64(v);
+  return v;
+}
+
+// Number of set entries of a map whose length is a multiple of 64.
+uint64_t CountMap(const uint8_t* map, uint64_t n) {
+  uint64_t ones = 0;
+  for (uint64_t i = 0; i < n; i += 8)  // eight 0/1 bytes summed by one multiply
+    ones += (LoadLE64(map + i) * 0x0101010101010101ULL) >> 56;
+  return ones;
+}
+
+// Packs map bytes 64w..64w+63 into bits 0..63 of words[w].
+void PackMap(const uint8_t* map, uint64_t* words, size_t nwords) {
+  for (size_t w = 0; w < nwords; ++w) {
+    uint64_t word = 0;
+    for (int q = 0; q < 8; ++q) {
+      // Byte j (0 or 1) of the 8 lands on bit 56 + j; no two partial products overlap.
+      word |= ((LoadLE64(map + 64 * w + 8 * q) * 0x0102040810204080ULL) >> 56) << (8 * q);
+    }
+    words[w] = word;
+  }
+}
+
+// Fill check shared by both k=1 variants. It is the very expression FillRatio() > kMaxUsefulFill
+// of Build(), and the fill only grows, so stopping when it holds never drops a filter that a
+// full pass would have kept.
+inline bool Saturated(uint64_t ones, uint64_t nbits) {
+  return static_cast<double>(ones) / static_cast<double>(nbits) > kMaxUsefulFill;
+}
+
+// The k=1 filter into `map` (nbits entries). Returns false as soon as it is saturated, so a
+// block full of random fields (hex ids...) stops after a few times nbits grams, not all. The
+// check runs about every nbits grams: an eighth of a gram's work per gram at most.
+bool InsertK1Map(std::span<const std::string_view> lines, uint8_t* map, uint64_t nbits) {
+  uint64_t since_check = 0;
   for (std::string_view line : lines) {
-    if (line.size() < kGramSize)
+    if (line.size() < TokenFilter::kGramSize)
       continue;
     const char* p = line.data();
-    const char* end = p + line.size() - kGramSize + 1;
-    if (k == 1) {
-      for (; p < end; ++p) {
-        const uint64_t bit = Reduce(static_cast<uint32_t>(HashGram(LoadGram(p)) >> 32), nbits);
-        words[bit >> 6] |= uint64_t{1} << (bit & 63);
-      }
-      continue;
+    const char* end = p + line.size() - TokenFilter::kGramSize + 1;
+    since_check += static_cast<uint64_t>(end - p);
+    for (; p < end; ++p)
+      map[Reduce(static_cast<uint32_t>(HashGram(LoadGram(p)) >> 32), nbits)] = 1;
+    if (since_check >= nbits) {
+      since_check = 0;
+      if (Saturated(CountMap(map, nbits), nbits))
+        return false;
     }
+  }
+  return true;
+}
+
+// As InsertK1Map, setting bits in place (filters above kByteMapMaxBits).
+bool InsertK1Words(std::span<const std::string_view> lines, uint64_t* words, size_t nwords) {
+  const uint64_t nbits = static_cast<uint64_t>(nwords) * 64;
+  uint64_t since_check = 0;
+  for (std::string_view line : lines) {
+    if (line.size() < TokenFilter::kGramSize)
+      continue;
+    const char* p = line.data();
+    const char* end = p + line.size() - TokenFilter::kGramSize + 1;
+    since_check += static_cast<uint64_t>(end - p);
     for (; p < end; ++p) {
-      const uint64_t h = HashGram(LoadGram(p));
+      const uint64_t bit = Reduce(static_cast<uint32_t>(HashGram(LoadGram(p)) >> 32), nbits);
+      words[bit >> 6] |= uint64_t{1} << (bit & 63);
+    }
+    if (since_check >= nbits) {
+      since_check = 0;
+      uint64_t ones = 0;
+      for (size_t i = 0; i < nwords; ++i)
+        ones += static_cast<uint64_t>(std::popcount(words[i]));
+      if (Saturated(ones, nbits))
+        return false;
+    }
+  }
+  return true;
+}
+
+// Sets the k double-hashed bits of every gram through `set(bit)`. Log lines repeat most of
+// their 4-grams and inserting a gram twice changes nothing, so a small direct-mapped table of
+// recently inserted grams lets repeats skip the k updates: the result is exactly that of
+// inserting them all.
+template <typename SetBit>
+void InsertK(std::span<const std::string_view> lines, uint64_t nbits, uint32_t k, SetBit set) {
+  constexpr int kSeenBits = 12;  // 16 KiB: stays in L1 next to a typical bit array.
+  // Slot s holds the gram last inserted there. Empty slots hold 0, which no gram but 0 can
+  // match, and 0 hashes to slot 0, which starts as 1 (a gram that hashes elsewhere).
+  uint32_t seen[1 << kSeenBits] = {};
+  seen[0] = 1;
+  for (std::string_view line : lines) {
+    if (line.size() < TokenFilter::kGramSize)
+      continue;
+    const char* p = line.data();
+    const char* end = p + line.size() - TokenFilter::kGramSize + 1;
+    for (; p < end; ++p) {
+      const uint32_t gram = LoadGram(p);
+      const uint64_t h = HashGram(gram);
+      uint32_t& slot = seen[h >> (64 - kSeenBits)];
+      if (slot == gram)
+        continue;
+      slot = gram;
       uint32_t h1 = static_cast<uint32_t>(h >> 32);
       const uint32_t h2 = static_cast<uint32_t>(h) | 1;
-      for (uint32_t i = 0; i < k; ++i, h1 += h2) {
-        const uint64_t bit = Reduce(h1, nbits);
-        words[bit >> 6] |= uint64_t{1} << (bit & 63);
-      }
+      for (uint32_t i = 0; i < k; ++i, h1 += h2)
+        set(Reduce(h1, nbits));
     }
+  }
+}
+
+}  // namespace
+
+void TokenFilter::Insert(std::span<const std::string_view> lines) {
+  const uint64_t nbits = num_bits();
+  uint64_t* words = words_.data();
+  if (num_hashes_ == 1) {
+    if (nbits <= kByteMapMaxBits) {
+      uint8_t* map = ZeroedByteMap(nbits);
+      InsertK1Map(lines, map, nbits);
+      PackMap(map, words, words_.size());
+    } else {
+      InsertK1Words(lines, words, words_.size());
+    }
+  } else if (nbits <= kByteMapMaxBits) {
+    uint8_t* map = ZeroedByteMap(nbits);
+    InsertK(lines, nbits, num_hashes_, [map](uint64_t bit) { map[bit] = 1; });
+    PackMap(map, words, words_.size());
+  } else {
+    InsertK(lines, nbits, num_hashes_,
+            [words](uint64_t bit) { words[bit >> 6] |= uint64_t{1} << (bit & 63); });
   }
 }
 
@@ -79,7 +209,15 @@ TokenFilter TokenFilter::Build(std::span<const std::string_view> lines, size_t b
   const size_t words = std::max<size_t>(1, budget_bytes / 8);
   f.words_.assign(words, 0);
   f.num_hashes_ = 1;
-  f.Insert(lines);
+  const uint64_t nbits = f.num_bits();
+  if (nbits <= kByteMapMaxBits) {
+    uint8_t* map = ZeroedByteMap(nbits);
+    if (!InsertK1Map(lines, map, nbits))
+      return TokenFilter();  // saturated: see kMaxUsefulFill below
+    PackMap(map, f.words_.data(), words);
+  } else if (!InsertK1Words(lines, f.words_.data(), words)) {
+    return TokenFilter();
+  }
 
   // Estimate the number of distinct n-grams from the fill of the k=1 filter (linear counting),
   // then resize when the budget is generous: more bits than ~10 per n-gram buy little.

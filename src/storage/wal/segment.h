@@ -4,8 +4,11 @@
 //   header := "NORNWAL" 0x01                                   (8 bytes)
 //   frame  := payload_len:u32 payload_xxh3:u32 synced_offset:u64 type:u8 zero:u8[3]
 //             header_xxh3:u32 payload                          (24-byte header, little endian)
-//   payload:= record*                                          (see record.h)
+//   payload:= record*                   (type 1; see record.h)
+//            | snappy(record*)          (type 2: the records, snappy-compressed as one block)
 //
+// The payload checksum covers the stored bytes (compressed for type 2). Writers compress a
+// frame when that saves at least 1/16 of it; readers accept both types.
 // A frame is the unit of writing and of checksumming: one Append() writes whole frames in one
 // write(2). `synced_offset` is the file offset known durable (fdatasync'ed) when the frame was
 // written; it is what lets a reader tell a torn tail (damage after which nothing was ever
@@ -34,6 +37,7 @@ inline constexpr size_t kSegmentHeaderSize = 8;
 inline constexpr std::string_view kSegmentMagic("NORNWAL\x01", kSegmentHeaderSize);
 inline constexpr size_t kFrameHeaderSize = 24;
 inline constexpr uint8_t kFrameTypeRecords = 1;
+inline constexpr uint8_t kFrameTypeSnappyRecords = 2;
 // Frames are closed once their payload reaches this; entries records are split at a quarter of
 // it, so a frame stays below ~1.25x this plus one entry, which bounds the replay read buffer.
 inline constexpr size_t kFrameTargetBytes = 1 << 20;
@@ -58,7 +62,9 @@ uint32_t Checksum(std::string_view data);
 // synced_offset 0 and no header checksum: SealFrame() sets both right before writing.
 class FrameBuilder {
  public:
-  explicit FrameBuilder(size_t target_bytes = kFrameTargetBytes) : target_(target_bytes) {}
+  // `compress`: snappy-compress frames (type 2) when it pays; false writes only type 1.
+  explicit FrameBuilder(size_t target_bytes = kFrameTargetBytes, bool compress = true)
+      : target_(target_bytes), compress_(compress) {}
 
   // Appends the records (splitting big entries records) and returns how many wire records that
   // made.
@@ -82,6 +88,7 @@ class FrameBuilder {
   void MaybeCut();
 
   const size_t target_;
+  const bool compress_;
   std::string buf_;
   std::vector<size_t> frames_;
   size_t frame_start_ = 0;
@@ -114,12 +121,14 @@ struct ScanResult {
   uint64_t valid_end = 0;  // Offset after the last good frame (== file_size when clean).
   bool torn = false;       // A damaged tail was found (only when not strict).
   uint64_t frames = 0;
-  uint64_t payload_bytes = 0;
+  uint64_t payload_bytes = 0;  // Decoded (uncompressed) payload bytes.
 };
 
 // Reads the file at `path` frame by frame with a bounded buffer (1 MiB, grown to the largest
-// frame) and calls `on_payload(payload, frame_offset)` for each valid frame; the view is valid
-// only during the call. A non-OK status from the callback stops the scan and is returned.
+// frame) and calls `on_payload(payload, frame_offset)` for each valid frame, with compressed
+// payloads decompressed (into one reused buffer, grown to the largest frame); the view is valid
+// only during the call. A type-2 frame whose checksum holds but that does not decompress is
+// kDataLoss (it is not a torn write). A non-OK status from the callback stops the scan and is returned.
 //
 // Damage (bad header, checksum mismatch, truncated frame) at offset X:
 //  - strict (non-last segments, checkpoints): kDataLoss naming `display` and X;

@@ -288,7 +288,7 @@ absl::Status Wal::Append(std::span<const Record> records) {
       }
     }
   }
-  internal::FrameBuilder frames(FrameTarget(options_.segment_size));
+  internal::FrameBuilder frames(FrameTarget(options_.segment_size), options_.compress_frames);
   frames.mutable_buffer().reserve(estimate + estimate / 64 + kFrameHeaderSize);
   size_t n = 0;
   for (const Record& r : records)
@@ -674,7 +674,7 @@ CheckpointWriter::CheckpointWriter(Wal* wal, uint64_t segment, std::string tmp_d
       segment_(segment),
       tmp_dir_(std::move(tmp_dir)),
       final_dir_(std::move(final_dir)),
-      builder_(FrameTarget(wal->options_.segment_size)),
+      builder_(FrameTarget(wal->options_.segment_size), wal->options_.compress_frames),
       start_(absl::Now()) {}
 
 CheckpointWriter::CheckpointWriter(CheckpointWriter&& o) noexcept

@@ -85,6 +85,10 @@ struct WalOptions {
   absl::Duration sync_interval = absl::Seconds(1);  // kInterval only.
   // Upper bound of bytes written by one group commit (a single larger batch still goes alone).
   size_t max_group_bytes = 16u << 20;
+  // Snappy-compress frames (type 2) when that saves space; replay reads both types either way.
+  // Off by default: on the ingest benchmark it wrote 2.9x fewer bytes but cost ~40% more CPU
+  // per MB than the kernel copy it saved (docs/benchmarks.md), and CPU is the scarcer resource.
+  bool compress_frames = false;
   // Null means metrics::Registry::Default().
   metrics::Registry* registry = nullptr;
   // Tests only: called before each segment write, fdatasync and creation; a nonzero return is
