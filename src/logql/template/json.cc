@@ -1,6 +1,6 @@
 // JSON decoding for fromJson with Go encoding/json's rules for an interface{} target: strict
 // syntax (RFC 8259, no trailing data), float64 numbers, later duplicate keys win, lone surrogates
-// and invalid UTF-8 become U+FFFD, nesting deeper than 10000 is an error.
+// and invalid UTF-8 become U+FFFD, nesting deeper than kMaxDepth is an error.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -21,7 +21,9 @@ const Value* Composite::Find(std::string_view key) const {
 
 namespace {
 
-constexpr int kMaxDepth = 10000;  // encoding/json's maxNestingDepth
+// encoding/json allows 10000; the parser recurses per level and runs on request threads, so
+// keep the stack use bounded (a log line nested 500 deep is not a real log line).
+constexpr int kMaxDepth = 500;
 
 void AppendUtf8(std::string* out, uint32_t r) {
   if (r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
