@@ -1,13 +1,16 @@
 #include "querier/query_api.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/json.h"
 #include "common/strings.h"
 #include "logql/engine/engine.h"
 #include "logql/engine/http_params.h"
 #include "logql/engine/json_writer.h"
+#include "logql/syntax/parser.h"
 #include "querier/entry_source.h"
 #include "querier/querier.h"
 #include "server/http/tenant.h"
@@ -36,15 +39,11 @@ void Serve(HttpRequest& req, HttpResponse& resp, Querier* q, bool auth_enabled,
                        : logql_engine::ParseRangeQueryParams(get, now);
   if (!query.ok()) return WriteError(query.status(), resp);
   auto tenant_limits = limits(*tenant);
-  if (tenant_limits->max_entries_limit_per_query > 0 &&
-      query->limit > static_cast<uint32_t>(tenant_limits->max_entries_limit_per_query)) {
-    return WriteError(absl::InvalidArgumentError(absl::StrCat(
-                          "max entries limit per query exceeded, limit > max_entries_limit (",
-                          query->limit, " > ", tenant_limits->max_entries_limit_per_query, ")")),
-                      resp);
-  }
   logql_engine::EngineOptions opts;
   opts.max_query_series = tenant_limits->max_query_series;
+  // The engine applies it to log queries only, as Loki does (a metric query's limit is unused).
+  opts.max_entries_limit_per_query =
+      static_cast<uint32_t>(std::max(0, tenant_limits->max_entries_limit_per_query));
   logql_engine::Engine engine(opts);
   TenantEntrySource source(q, *tenant);
   auto result = engine.Query(*query, source);
@@ -62,6 +61,16 @@ void RegisterQueryRoutes(http::Router& router, const std::string& prefix, Querie
                     Serve(req, resp, q, auth_enabled, limits, /*instant=*/false);
                   });
   }
+  // Loki's format_query: the query parsed and printed back in canonical form.
+  router.Handle({Method::kGet, Method::kPost}, absl::StrCat(prefix, "/loki/api/v1/format_query"),
+                [](HttpRequest& req, HttpResponse& resp) {
+                  auto expr = logql::syntax::ParseExpr(req.Param("query"));
+                  if (!expr.ok()) return WriteError(expr.status(), resp);
+                  std::string body = "{\"status\":\"success\",\"data\":";
+                  AppendJsonString(&body, logql::syntax::Print(**expr));
+                  body += "}";
+                  resp.Json(200, std::move(body));
+                });
   router.Handle({Method::kGet, Method::kPost}, absl::StrCat(prefix, "/loki/api/v1/query"),
                 [q, auth_enabled, limits](HttpRequest& req, HttpResponse& resp) {
                   Serve(req, resp, q, auth_enabled, limits, /*instant=*/true);

@@ -1,0 +1,89 @@
+"""Query API behaviour beyond the recorded conformance answers: format_query, Loki's limit
+errors, queries spanning data in the store and data still in the ingester, and tenant
+isolation on reads."""
+
+import json
+import os
+import sys
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testutil"))
+from norn import Norn  # noqa: E402
+from push import json_push  # noqa: E402
+
+T0 = 1704067200 * 10**9
+
+
+class QueryApiTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.n = Norn(config="")
+        with open(cls.n.config_path, "w") as f:
+            f.write(f"auth_enabled: true\ncommon:\n  path_prefix: {cls.n.workdir}/data\n"
+                    "limits_config:\n  reject_old_samples: false\n"
+                    "  max_entries_limit_per_query: 50\n"
+                    # The data is from 2024: ask the ingester whatever the age, as Loki needs.
+                    "querier:\n  query_ingesters_within: 0\n")
+        cls.n.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.n.stop() == 0
+        cls.n.__exit__(None, None, None)
+
+    def get(self, path, params, tenant="a"):
+        return self.n.get(path + "?" + urllib.parse.urlencode(params),
+                          headers={"X-Scope-OrgID": tenant})
+
+    def push(self, tenant, lines, job="q"):
+        body = json_push([({"job": job}, lines)])
+        status, text, _ = self.n.request("POST", "/loki/api/v1/push", body=body, headers={
+            "Content-Type": "application/json", "X-Scope-OrgID": tenant})
+        self.assertEqual(status, 204, text)
+
+    def test_format_query(self):
+        status, body, _ = self.n.get("/loki/api/v1/format_query?" + urllib.parse.urlencode(
+            {"query": 'sum by(job)(rate({job="x"}|="a"[5m]))'}))
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body)["data"],
+                         'sum by (job)(rate({job="x"} |= "a"[5m]))')
+        status, _, _ = self.n.get("/loki/api/v1/format_query?query=%7Bjob%3D")
+        self.assertEqual(status, 400)
+
+    def test_limit_over_max_entries_is_400(self):
+        status, body, _ = self.get("/loki/api/v1/query_range", {
+            "query": '{job="q"}', "start": "2024-01-01T00:00:00Z",
+            "end": "2024-01-01T01:00:00Z", "limit": "51"})
+        self.assertEqual(status, 400)
+        self.assertIn(b"max entries limit per query exceeded, limit > max_entries_limit (51 > 50)",
+                      body)
+
+    def test_store_and_ingester_together_and_tenants_isolated(self):
+        self.push("a", [(T0 + i * 10**9, f"flushed {i}") for i in range(5)], job="span")
+        self.assertEqual(self.n.request("POST", "/flush")[0], 204)
+        self.push("a", [(T0 + (10 + i) * 10**9, f"recent {i}") for i in range(5)], job="span")
+        self.push("b", [(T0, "tenant b only")], job="span")
+        status, body, _ = self.get("/loki/api/v1/query_range", {
+            "query": '{job="span"}', "start": "2024-01-01T00:00:00Z",
+            "end": "2024-01-01T01:00:00Z", "direction": "forward", "limit": "20"})
+        self.assertEqual(status, 200, body)
+        values = json.loads(body)["data"]["result"][0]["values"]
+        self.assertEqual([v[1] for v in values],
+                         [f"flushed {i}" for i in range(5)] + [f"recent {i}" for i in range(5)])
+        status, body, _ = self.get("/loki/api/v1/query", {
+            "query": 'count_over_time({job="span"}[1h])', "time": "2024-01-01T00:30:00Z"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["data"]["result"][0]["value"][1], "10")
+        status, body, _ = self.get("/loki/api/v1/query_range", {
+            "query": '{job="span"}', "start": "2024-01-01T00:00:00Z",
+            "end": "2024-01-01T01:00:00Z", "limit": "20"}, tenant="b")
+        self.assertEqual(status, 200, body)
+        lines = [v[1] for r in json.loads(body)["data"]["result"] for v in r["values"]]
+        self.assertEqual(lines, ["tenant b only"])
+        status, _, _ = self.n.get("/loki/api/v1/query_range?query=%7Bjob%3D%22span%22%7D")
+        self.assertEqual(status, 401)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
