@@ -287,8 +287,8 @@ absl::StatusOr<IndexLocation> ParseTrailer(std::string_view trailer, uint64_t ob
   if (trailer.substr(12, 4) != std::string_view(kMagic, 4))
     return Corrupt("bad trailer magic");
   IndexLocation loc;
-  loc.offset = internal::LoadFixed64(trailer.data());
-  loc.length = internal::LoadFixed32(trailer.data() + 8);
+  loc.offset = internal::DecodeFixed64(trailer.data());
+  loc.length = internal::DecodeFixed32(trailer.data() + 8);
   if (loc.offset < kHeaderSize || loc.length < 2 + 1 + 8 ||
       loc.offset > object_size - kTrailerSize ||
       loc.length != object_size - kTrailerSize - loc.offset) {
@@ -301,7 +301,7 @@ absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocatio
   if (index.size() != location.length || index.size() < 11)
     return Corrupt("bad index size");
   const std::string_view body = index.substr(0, index.size() - 8);
-  if (Checksum64(body) != internal::LoadFixed64(index.data() + body.size())) {
+  if (Checksum64(body) != internal::DecodeFixed64(index.data() + body.size())) {
     return Corrupt("index checksum mismatch");
   }
   std::string_view in = body;

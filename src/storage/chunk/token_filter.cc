@@ -304,7 +304,7 @@ bool TokenFilter::DecodeFrom(std::string_view* in) {
     return false;
   words_.resize(nwords);
   for (uint64_t i = 0; i < nwords; ++i)
-    words_[i] = internal::LoadFixed64(in->data() + 8 * i);
+    words_[i] = internal::DecodeFixed64(in->data() + 8 * i);
   in->remove_prefix(nwords * 8);
   num_hashes_ = k;
   return true;
