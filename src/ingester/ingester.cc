@@ -127,6 +127,12 @@ Stream* Instance::GetOrCreate(const Labels& labels, Fingerprint fp, int64_t now_
   return raw;
 }
 
+Stream* Instance::Find(Fingerprint fp) {
+  std::lock_guard lock(mu_);
+  auto it = streams_.find(fp);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
 std::vector<Stream*> Instance::Lookup(std::string_view name, std::string_view value) {
   std::lock_guard lock(mu_);
   std::vector<Stream*> out;
@@ -285,14 +291,7 @@ absl::Status Ingester::Replay() {
   };
   cb.on_entries = [&](std::string_view tenant, Fingerprint fp,
                       std::span<const wal::EntryView> entries) -> absl::Status {
-    Instance* inst = GetOrCreateInstance(tenant);
-    Stream* s = nullptr;
-    for (Stream* candidate : inst->All()) {
-      if (candidate->fingerprint() == fp) {
-        s = candidate;
-        break;
-      }
-    }
+    Stream* s = GetOrCreateInstance(tenant)->Find(fp);
     if (s == nullptr) {
       orphans += entries.size();
       return absl::OkStatus();
@@ -692,8 +691,8 @@ absl::Status Ingester::Checkpoint() {
     for (auto& [t, inst] : instances_) instances.push_back(inst.get());
   }
   absl::Status st;
-  std::vector<wal::EntryView> batch;
-  std::vector<std::vector<wal::LabelView>> md_storage;
+  std::vector<Entry> batch;
+  batch.reserve(1024);
   for (Instance* inst : instances) {
     for (Stream* s : inst->All()) {
       std::vector<std::unique_ptr<chunk::ChunkIterator>> iters;
@@ -710,36 +709,25 @@ absl::Status Ingester::Checkpoint() {
       if (iters.empty()) continue;
       wal::Record series = wal::Record::Series(inst->tenant(), s->fingerprint(), s->labels());
       st = writer->Write(std::span<const wal::Record>(&series, 1));
+      // Entry views die when their iterator advances, so checkpoint batches own their copies.
       for (auto& it : iters) {
         if (!st.ok()) break;
-        // Entry views are valid until the iterator advances, so write in one-entry records only
-        // when metadata is present; plain entries are copied into a small batch.
-        std::vector<std::string> lines;
-        std::vector<std::vector<Label>> mds;
         batch.clear();
         auto flush_batch = [&]() -> absl::Status {
           if (batch.empty()) return absl::OkStatus();
-          wal::Record r = wal::Record::EntryViews(inst->tenant(), s->fingerprint(), batch);
+          wal::Record r = wal::Record::Entries(inst->tenant(), s->fingerprint(), batch);
           absl::Status w = writer->Write(std::span<const wal::Record>(&r, 1));
           batch.clear();
-          lines.clear();
-          mds.clear();
-          md_storage.clear();
           return w;
         };
-        lines.reserve(1024);
-        md_storage.reserve(1024);
         while (st.ok() && it->Next()) {
           const auto& e = it->entry();
-          lines.emplace_back(e.line);
-          md_storage.emplace_back();
-          for (const auto& m : e.metadata) md_storage.back().push_back({m.name, m.value});
-          // Metadata views point into the iterator's block: copy them too.
-          mds.emplace_back();
-          for (const auto& m : e.metadata) mds.back().push_back(Label{std::string(m.name), std::string(m.value)});
-          md_storage.back().clear();
-          for (const auto& m : mds.back()) md_storage.back().push_back({m.name, m.value});
-          batch.push_back(wal::EntryView{e.timestamp_ns, lines.back(), md_storage.back()});
+          Entry& copy = batch.emplace_back();
+          copy.timestamp_ns = e.timestamp_ns;
+          copy.line.assign(e.line);
+          for (const auto& m : e.metadata) {
+            copy.structured_metadata.push_back(Label{std::string(m.name), std::string(m.value)});
+          }
           if (batch.size() == 1024) st = flush_batch();
         }
         if (st.ok()) st = it->status();

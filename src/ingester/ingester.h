@@ -148,6 +148,8 @@ class Instance {
   // limit); *created tells whether it is new. Null when over the limit.
   Stream* GetOrCreate(const Labels& labels, Fingerprint fp, int64_t now_ns, size_t max_streams,
                       bool* created);
+  // The stream with fingerprint `fp`, or null.
+  Stream* Find(Fingerprint fp);
   // Streams whose labels have name=value (for queries); empty value lists every stream.
   std::vector<Stream*> Lookup(std::string_view name, std::string_view value);
   std::vector<Stream*> All();
