@@ -2,14 +2,18 @@
 
 #include <signal.h>
 
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "cache/cache.h"
 #include "common/build_info.h"
 #include "common/json.h"
 #include "common/logging.h"
@@ -19,10 +23,14 @@
 #include "config/runtime_config.h"
 #include "distributor/distributor.h"
 #include "ingester/ingester.h"
+#include "indexgateway/grpc_service.h"
+#include "indexgateway/store_index_client.h"
 #include "querier/http_api.h"
 #include "querier/query_api.h"
 #include "querier/querier.h"
+#include "querier/tail.h"
 #include "storage/objstore/filesystem.h"
+#include "storage/objstore/s3.h"
 #include "server/grpc/grpc_server.h"
 #include "server/http/server.h"
 
@@ -110,16 +118,66 @@ class App::RuntimeConfigService : public Service {
   config::RuntimeConfigManager manager_;
 };
 
-// The object store chunks and index files go to: the filesystem under
-// storage_config.filesystem.directory (S3 arrives with the object-storage work).
+// The object store chunks and index files go to (filesystem or S3, see NewObjectStore). A probe
+// checks every 15 s that the store answers, for the `norn_object_store_reachable` gauge and for
+// /ready of processes that only read (a querier or index gateway without its store can answer
+// nothing). Writers stay ready while the store is down: the WAL and the ingester keep every
+// acknowledged line until a flush succeeds, which the flush-failure metrics show.
 class App::StoreService : public Service {
  public:
   explicit StoreService(std::shared_ptr<objstore::ObjectClient> client) : client_(std::move(client)) {}
-  absl::Status Start() override { return absl::OkStatus(); }
-  void Stop() override {}
+  absl::Status Start() override {
+    Probe();
+    prober_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      while (!stopping_) {
+        cv_.wait_for(lock, std::chrono::seconds(15));
+        if (stopping_) break;
+        lock.unlock();
+        Probe();
+        lock.lock();
+      }
+    });
+    return absl::OkStatus();
+  }
+  void Stop() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (prober_.joinable()) prober_.join();
+  }
+  // OK, or the last probe's error.
+  absl::Status Health() {
+    std::lock_guard lock(mu_);
+    return health_;
+  }
 
  private:
+  void Probe() {
+    // A HEAD of a key that never exists: NotFound proves the store answers and that we may read.
+    absl::Status st = client_->Head("norn-reachability-probe").status();
+    if (absl::IsNotFound(st)) st = absl::OkStatus();
+    static auto& up = metrics::Registry::Default()
+                          .Gauge("norn_object_store_reachable",
+                                 "1 when the last probe of the object store succeeded.", {})
+                          .WithLabels({});
+    up.Set(st.ok() ? 1 : 0);
+    std::lock_guard lock(mu_);
+    if (!st.ok() && health_.ok()) {
+      NORN_LOG(Error).Msg("object store unreachable").Kv("store", client_->Name())
+          .Kv("err", st.ToString());
+    }
+    health_ = st;
+  }
+
   std::shared_ptr<objstore::ObjectClient> client_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  absl::Status health_;
+  std::thread prober_;
 };
 
 class App::IngesterService : public Service {
@@ -145,6 +203,21 @@ class App::DistributorService : public Service {
   std::unique_ptr<distributor::Distributor> d_;
 };
 
+// Index look-ups from the index files in object storage: served over gRPC to remote queriers
+// and used in-process by a querier of the same process.
+class App::IndexGatewayService : public Service {
+ public:
+  explicit IndexGatewayService(std::shared_ptr<indexgateway::StoreIndexClient> index)
+      : index_(std::move(index)), grpc_service_(index_.get()) {}
+  indexgateway::IndexGatewayService& grpc_service() { return grpc_service_; }
+  absl::Status Start() override { return absl::OkStatus(); }
+  void Stop() override {}
+
+ private:
+  std::shared_ptr<indexgateway::StoreIndexClient> index_;
+  indexgateway::IndexGatewayService grpc_service_;
+};
+
 class App::QuerierService : public Service {
  public:
   explicit QuerierService(std::unique_ptr<querier::Querier> q) : q_(std::move(q)) {}
@@ -154,6 +227,78 @@ class App::QuerierService : public Service {
  private:
   std::unique_ptr<querier::Querier> q_;
 };
+
+namespace {
+
+// The object store of the newest schema period (Loki picks per period; Norn writes to the
+// newest and, having one backend per process, reads every period from it too).
+absl::StatusOr<std::shared_ptr<objstore::ObjectClient>> NewObjectStore(const config::Config& c) {
+  std::string kind = "filesystem";
+  if (!c.schema_config.configs.empty()) kind = c.schema_config.configs.back().object_store;
+  if (kind == "s3" || kind == "aws") {
+    const config::S3Config& a = c.storage_config.aws;
+    objstore::S3Options o;
+    if (!a.s3.empty()) {
+      absl::Status st = objstore::ApplyS3Url(a.s3, o);
+      if (!st.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("storage_config.aws.s3: ", st.message()));
+      }
+    }
+    if (!a.bucketnames.empty()) o.bucket_names = objstore::ParseBucketNames(a.bucketnames);
+    if (!a.endpoint.empty()) o.endpoint = a.endpoint;
+    if (!a.region.empty()) o.region = a.region;
+    if (!a.access_key_id.empty()) o.access_key_id = a.access_key_id;
+    if (!a.secret_access_key.empty()) o.secret_access_key = a.secret_access_key;
+    if (!a.session_token.empty()) o.session_token = a.session_token;
+    o.s3forcepathstyle = o.s3forcepathstyle || a.s3forcepathstyle;
+    o.insecure = o.insecure || a.insecure;
+    o.storage_class = a.storage_class;
+    o.http_config.idle_conn_timeout = a.http_config.idle_conn_timeout;
+    o.http_config.response_header_timeout = a.http_config.response_header_timeout;
+    o.http_config.insecure_skip_verify = a.http_config.insecure_skip_verify;
+    o.http_config.ca_file = a.http_config.ca_file;
+    o.backoff_config.min_period = a.backoff_config.min_period;
+    o.backoff_config.max_period = a.backoff_config.max_period;
+    o.backoff_config.max_retries = a.backoff_config.max_retries;
+    o.sse.type = a.sse.type;
+    o.sse.kms_key_id = a.sse.kms_key_id;
+    o.sse.kms_encryption_context = a.sse.kms_encryption_context;
+    if (o.bucket_names.empty()) {
+      return absl::InvalidArgumentError(
+          "storage_config.aws: no bucket (set bucketnames or an s3:// URL with the bucket)");
+    }
+    auto client = objstore::S3ObjectClient::Create(std::move(o));
+    if (!client.ok()) {
+      return absl::Status(client.status().code(),
+                          absl::StrCat("storage_config.aws: ", client.status().message()));
+    }
+    return std::shared_ptr<objstore::ObjectClient>(std::move(*client));
+  }
+  if (kind == "inmemory") {
+    return absl::InvalidArgumentError(
+        "schema_config object_store \"inmemory\" is not supported; use filesystem");
+  }
+  std::string root = c.storage_config.filesystem.directory;
+  if (root.empty()) root = c.common.storage.filesystem.chunks_directory;
+  if (root.empty()) root = c.common.path_prefix + "/chunks";
+  auto client = objstore::FilesystemObjectClient::Open(root);
+  if (!client.ok()) return client.status();
+  return std::shared_ptr<objstore::ObjectClient>(std::move(*client));
+}
+
+// A cache from a Loki cache block, or null when the block configures none.
+absl::StatusOr<std::unique_ptr<cache::Cache>> NewCacheFor(const config::CacheConfig& block,
+                                                          std::string name,
+                                                          std::string_view key) {
+  auto c = cache::NewCache(cache::CacheConfigFrom(block), std::move(name));
+  if (!c.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(AV(key), ": ", c.status().message()));
+  }
+  return c;
+}
+
+}  // namespace
 
 App::App(config::Config config) : config_(std::move(config)) { RegisterModules(); }
 
@@ -168,6 +313,7 @@ void App::RegisterModules() {
       .factory = [this]() -> absl::StatusOr<std::unique_ptr<Service>> {
         auto svc = std::make_unique<ServerService>(config_.server);
         http_ = &svc->http();
+        grpc_ = &svc->grpc();
         RegisterAdminRoutes();
         return svc;
       }});
@@ -188,13 +334,10 @@ void App::RegisterModules() {
       .user_visible = false,
       .implemented = true,
       .factory = [this]() -> absl::StatusOr<std::unique_ptr<Service>> {
-        std::string root = config_.storage_config.filesystem.directory;
-        if (root.empty()) root = config_.common.storage.filesystem.chunks_directory;
-        if (root.empty()) root = config_.common.path_prefix + "/chunks";
-        auto client = objstore::FilesystemObjectClient::Open(root);
-        if (!client.ok()) return client.status();
-        store_ = std::move(*client);
-        return std::make_unique<StoreService>(store_);
+        ASSIGN_OR_RETURN(store_, NewObjectStore(config_));
+        auto svc = std::make_unique<StoreService>(store_);
+        store_service_ = svc.get();
+        return svc;
       }});
   modules_.Register(ModuleDef{
       .name = "ingester",
@@ -253,14 +396,43 @@ void App::RegisterModules() {
             absl::ToInt64Nanoseconds(config_.querier.query_ingesters_within);
         o.query_store_only = config_.querier.query_store_only;
         o.query_ingester_only = config_.querier.query_ingester_only;
-        auto q = std::make_unique<querier::Querier>(o, ingester_, store_);
+        std::shared_ptr<indexgateway::IndexClient> index;
+        const auto& gw = config_.storage_config.tsdb_shipper.index_gateway_client;
+        if (!gw.server_address.empty()) {
+          indexgateway::RemoteIndexOptions ro;
+          ro.server_address = gw.server_address;
+          ro.max_recv_message_bytes = config_.server.grpc_server_max_recv_msg_size;
+          ASSIGN_OR_RETURN(index, indexgateway::RemoteIndexClient::Create(ro));
+        } else {
+          index = LocalIndex();
+        }
+        o.max_parallel_get_chunk = config_.storage_config.max_parallel_get_chunk;
+        ASSIGN_OR_RETURN(std::shared_ptr<cache::Cache> chunk_cache,
+                         NewCacheFor(config_.chunk_store_config.chunk_cache_config, "chunks",
+                                     "chunk_store_config.chunk_cache_config"));
+        auto q = std::make_unique<querier::Querier>(o, ingester_, std::move(index), store_,
+                                                    std::move(chunk_cache));
         querier::RegisterMetadataRoutes(http_->router(), config_.server.http_path_prefix, q.get(),
                                         config_.auth_enabled);
         auto* rc = runtime_config_;
         querier::RegisterQueryRoutes(
             http_->router(), config_.server.http_path_prefix, q.get(), config_.auth_enabled,
             [rc](std::string_view tenant) { return rc->LimitsFor(tenant); });
+        querier::RegisterTailRoutes(
+            http_->router(), config_.server.http_path_prefix, q.get(), config_.auth_enabled,
+            [rc](std::string_view tenant) { return rc->LimitsFor(tenant); });
         return std::make_unique<QuerierService>(std::move(q));
+      }});
+
+  modules_.Register(ModuleDef{
+      .name = "index-gateway",
+      .deps = {"server", "runtime-config", "store"},
+      .user_visible = true,
+      .implemented = true,
+      .factory = [this]() -> absl::StatusOr<std::unique_ptr<Service>> {
+        auto svc = std::make_unique<IndexGatewayService>(LocalIndex());
+        grpc_->RegisterService(&svc->grpc_service());
+        return svc;
       }});
 
   // Components whose implementation lands with later work. Their dependencies are declared
@@ -272,7 +444,6 @@ void App::RegisterModules() {
   const std::vector<Pending> pending = {
       {"query-frontend", {"server", "runtime-config"}},
       {"query-scheduler", {"server", "runtime-config"}},
-      {"index-gateway", {"server", "runtime-config"}},
       {"compactor", {"server", "runtime-config"}},
       {"ruler", {"server", "runtime-config"}},
   };
@@ -294,6 +465,19 @@ void App::RegisterModules() {
   modules_.RegisterGroup("write", {"distributor", "ingester"}, /*lenient=*/false);
   modules_.RegisterGroup("backend", {"query-scheduler", "index-gateway", "compactor", "ruler"},
                          /*lenient=*/false);
+}
+
+std::shared_ptr<indexgateway::StoreIndexClient> App::LocalIndex() {
+  if (local_index_ == nullptr) {
+    indexgateway::StoreIndexOptions o;
+    if (!config_.schema_config.configs.empty()) {
+      o.index_prefix = config_.schema_config.configs.back().index.prefix;
+    }
+    o.cache_location = config_.storage_config.tsdb_shipper.cache_location;
+    o.cache_ttl = config_.storage_config.tsdb_shipper.cache_ttl;
+    local_index_ = std::make_shared<indexgateway::StoreIndexClient>(o, store_);
+  }
+  return local_index_;
 }
 
 void App::RegisterIngesterRoutes() {
@@ -332,6 +516,14 @@ void App::RegisterAdminRoutes() {
 
   router.Handle({Method::kGet}, path("/ready"), [this](HttpRequest&, HttpResponse& resp) {
     std::vector<std::string> waiting = modules_.NotRunning();
+    if (waiting.empty() && !stop_requested_.load() && store_service_ != nullptr &&
+        ingester_ == nullptr) {
+      absl::Status st = store_service_->Health();
+      if (!st.ok()) {
+        resp.Text(503, absl::StrCat("object store unreachable: ", st.message(), "\n"));
+        return;
+      }
+    }
     if (waiting.empty() && !stop_requested_.load()) {
       resp.Text(200, "ready\n");
       return;

@@ -24,6 +24,9 @@ class GrpcServer;
 namespace norn::config {
 class RuntimeConfigManager;
 }
+namespace norn::indexgateway {
+class StoreIndexClient;
+}
 namespace norn::ingester {
 class Ingester;
 }
@@ -57,10 +60,14 @@ class App {
   class IngesterService;
   class DistributorService;
   class QuerierService;
+  class IndexGatewayService;
 
   void RegisterModules();
   void RegisterAdminRoutes();
   void RegisterIngesterRoutes();
+  // The in-process index reader over the object store, shared by the querier and the index
+  // gateway of this process (created on first use).
+  std::shared_ptr<indexgateway::StoreIndexClient> LocalIndex();
 
   config::Config config_;
   ModuleManager modules_;
@@ -72,6 +79,9 @@ class App {
   config::RuntimeConfigManager* runtime_config_ = nullptr;
   std::shared_ptr<objstore::ObjectClient> store_;
   ingester::Ingester* ingester_ = nullptr;
+  grpcserver::GrpcServer* grpc_ = nullptr;
+  StoreService* store_service_ = nullptr;
+  std::shared_ptr<indexgateway::StoreIndexClient> local_index_;
 };
 
 }  // namespace norn::app

@@ -201,7 +201,8 @@ size_t Instance::size() {
 
 Ingester::Ingester(IngesterOptions options, std::shared_ptr<objstore::ObjectClient> store,
                    LimitsProvider limits)
-    : options_(std::move(options)), store_(std::move(store)), limits_(std::move(limits)) {}
+    : options_(std::move(options)), store_(std::move(store)), limits_(std::move(limits)),
+      tails_(options_.tail) {}
 
 Ingester::~Ingester() { Stop(); }
 
@@ -449,6 +450,16 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
       return absl::UnavailableError(absl::StrCat("failed to write to the WAL: ", st.message()));
     }
     for (Stream* s : series_to_mark) s->series_logged = true;
+  }
+  // Live tails see only what is acknowledged (durable). Nobody tailing costs one relaxed load.
+  if (tails_.active()) {
+    std::vector<TailInput> tail_inputs;
+    tail_inputs.reserve(streams.size());
+    for (size_t i = 0; i < streams.size(); ++i) {
+      if (accepted[i].empty()) continue;
+      tail_inputs.push_back({streams[i].labels, streams[i].fingerprint, accepted[i]});
+    }
+    tails_.Notify(tenant, tail_inputs);
   }
   if (!limit_error.ok()) return limit_error;
   return order_error;

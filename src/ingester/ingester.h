@@ -30,6 +30,7 @@
 #include "common/strings.h"
 #include "config/config.h"
 #include "ingester/stream.h"
+#include "ingester/tailer.h"
 #include "storage/chunk/memchunk.h"
 #include "storage/objstore/object_client.h"
 #include "storage/wal/wal.h"
@@ -71,6 +72,7 @@ struct IngesterOptions {
   absl::Duration checkpoint_duration = absl::Minutes(5);
   bool flush_on_shutdown = false;
   std::string index_prefix = "index_";
+  TailRegistryOptions tail;  // Live tailing (tailer.h).
 
   static absl::StatusOr<IngesterOptions> FromConfig(const config::Config& cfg);
 };
@@ -109,6 +111,8 @@ class Ingester : public IngesterClient {
   void ForEachStream(std::string_view tenant, const std::function<void(Stream&)>& fn);
   std::vector<std::string> Tenants();
   FlushStats flush_stats();
+  // Live tail subscriptions: every accepted entry is offered to them after the WAL commit.
+  TailRegistry& tail_registry() { return tails_; }
 
  private:
   Instance* GetOrCreateInstance(std::string_view tenant);
@@ -136,6 +140,7 @@ class Ingester : public IngesterClient {
   FlushStats stats_;  // Guarded by flush_mu_.
   std::jthread flush_loop_;
   bool started_ = false;
+  TailRegistry tails_;
 };
 
 // A tenant's streams, keyed by fingerprint, with an inverted index for queries on recent data.

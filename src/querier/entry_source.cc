@@ -84,7 +84,8 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
                        : chunk::Direction::kBackward;
   opts.required_substrings = params.line_filter_needles;
 
-  std::map<Fingerprint, StreamIterators> streams;
+  // Ingester chunks are in memory: open them all up front.
+  std::map<Fingerprint, StreamIterators> memory;
   ingester::Ingester* ing = querier_->ingester();
   if (ing != nullptr && querier_->UseIngesters(params.end_ns)) {
     ing->ForEachStream(tenant_, [&](ingester::Stream& s) {
@@ -93,29 +94,57 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
         if (d.chunk->Stats().entries == 0) continue;
         auto [from, through] = d.chunk->Bounds();
         if (from >= params.end_ns || through < params.start_ns) continue;
-        auto& entry = streams[s.fingerprint()];
+        auto& entry = memory[s.fingerprint()];
         if (entry.labels.empty()) entry.labels = s.labels();
         entry.iterators.push_back(d.chunk->Iterator(opts));
       }
     });
   }
-  ASSIGN_OR_RETURN(auto index_set, querier_->StoreIndex(tenant_, params.start_ns, params.end_ns));
-  ASSIGN_OR_RETURN(auto index_matchers, ToIndexMatchers(params.matchers));
-  ASSIGN_OR_RETURN(auto refs, index_set.ChunkRefs(index_matchers, params.start_ns,
-                                                  params.end_ns - 1));
-  for (auto& series : refs) {
-    auto& entry = streams[series.fingerprint];
-    if (entry.labels.empty()) entry.labels = series.labels;
-    for (const auto& ref : series.chunks) {
-      ASSIGN_OR_RETURN(auto chunk, querier_->FetchChunk(tenant_, series.fingerprint, ref));
-      entry.iterators.push_back(chunk->Iterator(opts));
-      entry.store_chunks.push_back(std::move(chunk));
+  ASSIGN_OR_RETURN(auto refs, querier_->StoreChunkRefs(tenant_, params.matchers, params.start_ns,
+                                                       params.end_ns));
+  std::sort(refs.begin(), refs.end(),
+            [](const auto& a, const auto& b) { return a.fingerprint < b.fingerprint; });
+
+  // Store chunks are fetched a batch of series at a time (bounded memory, parallel fetches),
+  // and each stream is merged with its ingester chunks and pushed before the next batch.
+  constexpr size_t kChunksPerBatch = 64;
+  auto mem_it = memory.begin();
+  auto flush_memory_before = [&](Fingerprint fp, bool all) -> absl::Status {
+    for (; mem_it != memory.end() && (all || mem_it->first < fp); ++mem_it) {
+      RETURN_IF_ERROR(MergeAndPush(mem_it->second, opts.direction, sink));
     }
+    return absl::OkStatus();
+  };
+  size_t next = 0;
+  while (next < refs.size()) {
+    size_t end = next;
+    size_t chunks = 0;
+    std::vector<ChunkToFetch> batch;
+    while (end < refs.size() && (end == next || chunks + refs[end].chunks.size() <= kChunksPerBatch)) {
+      for (const auto& ref : refs[end].chunks) batch.push_back(ChunkToFetch{refs[end].fingerprint, ref});
+      chunks += refs[end].chunks.size();
+      ++end;
+    }
+    ASSIGN_OR_RETURN(auto fetched, querier_->FetchChunks(tenant_, batch));
+    size_t k = 0;
+    for (size_t i = next; i < end; ++i) {
+      auto& series = refs[i];
+      RETURN_IF_ERROR(flush_memory_before(series.fingerprint, false));
+      StreamIterators s;
+      if (mem_it != memory.end() && mem_it->first == series.fingerprint) {
+        s = std::move(mem_it->second);
+        ++mem_it;
+      }
+      if (s.labels.empty()) s.labels = std::move(series.labels);
+      for (size_t c = 0; c < series.chunks.size(); ++c, ++k) {
+        s.iterators.push_back(fetched[k]->Iterator(opts));
+        s.store_chunks.push_back(std::move(fetched[k]));
+      }
+      RETURN_IF_ERROR(MergeAndPush(s, opts.direction, sink));
+    }
+    next = end;
   }
-  for (auto& [fp, s] : streams) {
-    RETURN_IF_ERROR(MergeAndPush(s, opts.direction, sink));
-  }
-  return absl::OkStatus();
+  return flush_memory_before(0, true);
 }
 
 }  // namespace norn::querier

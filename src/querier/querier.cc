@@ -1,10 +1,15 @@
 #include "querier/querier.h"
 
 #include <algorithm>
+#include <latch>
 #include <set>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cache/cache.h"
 #include "common/status.h"
 #include "ingester/ingester.h"
 #include "storage/index/object_key.h"
@@ -39,8 +44,20 @@ absl::StatusOr<std::vector<index::Matcher>> ToIndexMatchers(const Matchers& matc
 }
 
 Querier::Querier(QuerierOptions options, ingester::Ingester* ingester,
-                 std::shared_ptr<objstore::ObjectClient> store)
-    : options_(std::move(options)), ingester_(ingester), store_(std::move(store)) {}
+                 std::shared_ptr<indexgateway::IndexClient> index,
+                 std::shared_ptr<objstore::ObjectClient> store,
+                 std::shared_ptr<cache::Cache> chunk_cache)
+    : options_(std::move(options)),
+      ingester_(ingester),
+      index_(options_.query_ingester_only ? nullptr : std::move(index)),
+      store_(std::move(store)),
+      chunk_cache_(std::move(chunk_cache)),
+      fetch_pool_(std::make_unique<boost::asio::thread_pool>(
+          static_cast<size_t>(std::clamp(options_.max_parallel_get_chunk, 1, 32)))) {}
+
+Querier::~Querier() {
+  fetch_pool_->join();
+}
 
 bool Querier::UseIngesters(int64_t end_ns) const {
   if (ingester_ == nullptr || options_.query_store_only) return false;
@@ -48,49 +65,101 @@ bool Querier::UseIngesters(int64_t end_ns) const {
   return end_ns >= absl::GetCurrentTimeNanos() - options_.query_ingesters_within_ns;
 }
 
-absl::StatusOr<index::IndexSet> Querier::StoreIndex(std::string_view tenant, int64_t start_ns,
-                                                    int64_t end_ns) {
-  index::IndexSet set;
-  if (store_ == nullptr || options_.query_ingester_only) return set;
-  int64_t first = index::PeriodNumber(start_ns);
-  int64_t last = index::PeriodNumber(std::max(start_ns, end_ns - 1));
-  for (int64_t p = first; p <= last; ++p) {
-    std::string prefix = absl::StrCat("index/", options_.index_prefix, p, "/", AV(tenant), "/");
-    ASSIGN_OR_RETURN(auto listing, store_->List(prefix, ""));
-    for (const auto& obj : listing.objects) {
-      std::shared_ptr<const index::IndexReader> reader;
-      {
-        std::lock_guard lock(cache_mu_);
-        auto it = readers_.find(obj.key);
-        if (it != readers_.end()) reader = it->second;
-      }
-      if (reader == nullptr) {
-        ASSIGN_OR_RETURN(std::string bytes, store_->Get(obj.key));
-        auto opened = index::IndexReader::FromBytes(std::move(bytes));
-        if (!opened.ok()) {
-          return absl::Status(opened.status().code(),
-                              absl::StrCat("index file ", obj.key, ": ", opened.status().message()));
-        }
-        reader = std::move(*opened);
-        std::lock_guard lock(cache_mu_);
-        readers_.emplace(obj.key, reader);
-      }
-      set.Add(reader);
-    }
-  }
-  return set;
+absl::StatusOr<std::vector<index::SeriesChunks>> Querier::StoreChunkRefs(
+    std::string_view tenant, const Matchers& matchers, int64_t start_ns, int64_t end_ns) {
+  if (index_ == nullptr) return std::vector<index::SeriesChunks>{};
+  ASSIGN_OR_RETURN(auto index_matchers, ToIndexMatchers(matchers));
+  return index_->ChunkRefs(tenant, index_matchers, start_ns, end_ns - 1);
 }
 
-absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> Querier::FetchChunk(
-    std::string_view tenant, Fingerprint fp, const index::ChunkRef& ref) {
-  std::string key = index::ChunkObjectKey(tenant, fp, ref.from_ns, ref.through_ns, ref.checksum);
-  ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
+namespace {
+
+absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> DecodeChunk(std::string bytes,
+                                                                  const std::string& key) {
   auto chunk = chunk::MemChunk::DecodeOwned(std::move(bytes));
   if (!chunk.ok()) {
     return absl::Status(chunk.status().code(),
                         absl::StrCat("chunk ", key, ": ", chunk.status().message()));
   }
   return std::shared_ptr<const chunk::MemChunk>(std::move(*chunk));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> Querier::FetchChunk(
+    std::string_view tenant, Fingerprint fp, const index::ChunkRef& ref) {
+  ChunkToFetch one{fp, ref};
+  ASSIGN_OR_RETURN(auto chunks, FetchChunks(tenant, std::span<const ChunkToFetch>(&one, 1)));
+  return std::move(chunks[0]);
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::FetchChunks(
+    std::string_view tenant, std::span<const ChunkToFetch> chunks) {
+  std::vector<std::shared_ptr<const chunk::MemChunk>> out(chunks.size());
+  if (chunks.empty()) return out;
+  if (store_ == nullptr) return absl::FailedPreconditionError("no object store configured");
+  std::vector<std::string> keys;
+  keys.reserve(chunks.size());
+  for (const auto& c : chunks) {
+    keys.push_back(index::ChunkObjectKey(tenant, c.fingerprint, c.ref.from_ns, c.ref.through_ns,
+                                         c.ref.checksum));
+  }
+  std::vector<size_t> missing;
+  if (chunk_cache_ != nullptr) {
+    std::vector<std::string_view> views(keys.begin(), keys.end());
+    cache::FetchResult hits = chunk_cache_->Fetch(views);
+    StringMap<size_t> found;
+    for (size_t i = 0; i < hits.found_keys.size(); ++i) found.emplace(hits.found_keys[i], i);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      auto it = found.find(keys[i]);
+      if (it == found.end()) {
+        missing.push_back(i);
+        continue;
+      }
+      auto decoded = DecodeChunk(std::move(hits.values[it->second]), keys[i]);
+      // A damaged cache entry is a miss, not an error: the store has the real object.
+      if (decoded.ok()) {
+        out[i] = std::move(*decoded);
+      } else {
+        missing.push_back(i);
+      }
+    }
+  } else {
+    missing.resize(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) missing[i] = i;
+  }
+  if (missing.empty()) return out;
+
+  // Fetch the misses in parallel; each task owns its slot of `bytes` and `errors`.
+  std::vector<std::string> bytes(missing.size());
+  std::vector<absl::Status> errors(missing.size());
+  std::latch done(static_cast<std::ptrdiff_t>(missing.size()));
+  for (size_t j = 0; j < missing.size(); ++j) {
+    boost::asio::post(*fetch_pool_, [&, j] {
+      auto got = store_->Get(keys[missing[j]]);
+      if (got.ok()) {
+        bytes[j] = std::move(*got);
+      } else {
+        errors[j] = absl::Status(got.status().code(), absl::StrCat("chunk ", keys[missing[j]],
+                                                                   ": ", got.status().message()));
+      }
+      done.count_down();
+    });
+  }
+  done.wait();
+  for (const auto& e : errors) RETURN_IF_ERROR(e);
+  if (chunk_cache_ != nullptr) {
+    std::vector<std::string_view> store_keys, store_values;
+    for (size_t j = 0; j < missing.size(); ++j) {
+      store_keys.push_back(keys[missing[j]]);
+      store_values.push_back(bytes[j]);
+    }
+    chunk_cache_->Store(store_keys, store_values);
+  }
+  for (size_t j = 0; j < missing.size(); ++j) {
+    ASSIGN_OR_RETURN(out[missing[j]], DecodeChunk(std::move(bytes[j]), keys[missing[j]]));
+  }
+  return out;
 }
 
 std::vector<Labels> Querier::IngesterSeries(std::string_view tenant, const Matchers& matchers,
@@ -118,9 +187,10 @@ absl::StatusOr<std::vector<std::string>> Querier::LabelNames(std::string_view te
   for (const Labels& l : IngesterSeries(tenant, {}, start_ns, end_ns)) {
     for (const Label& p : l) names.insert(p.name);
   }
-  ASSIGN_OR_RETURN(auto set, StoreIndex(tenant, start_ns, end_ns));
-  ASSIGN_OR_RETURN(auto store_names, set.LabelNames({}, start_ns, end_ns - 1));
-  for (auto n : store_names) names.emplace(n);
+  if (index_ != nullptr) {
+    ASSIGN_OR_RETURN(auto store_names, index_->LabelNames(tenant, {}, start_ns, end_ns - 1));
+    for (auto& n : store_names) names.insert(std::move(n));
+  }
   return std::vector<std::string>(names.begin(), names.end());
 }
 
@@ -132,10 +202,12 @@ absl::StatusOr<std::vector<std::string>> Querier::LabelValues(std::string_view t
   for (const Labels& l : IngesterSeries(tenant, matchers, start_ns, end_ns)) {
     if (l.Has(name)) values.emplace(l.Get(name));
   }
-  ASSIGN_OR_RETURN(auto set, StoreIndex(tenant, start_ns, end_ns));
-  ASSIGN_OR_RETURN(auto index_matchers, ToIndexMatchers(matchers));
-  ASSIGN_OR_RETURN(auto store_values, set.LabelValues(name, index_matchers, start_ns, end_ns - 1));
-  for (auto v : store_values) values.emplace(v);
+  if (index_ != nullptr) {
+    ASSIGN_OR_RETURN(auto index_matchers, ToIndexMatchers(matchers));
+    ASSIGN_OR_RETURN(auto store_values,
+                     index_->LabelValues(tenant, name, index_matchers, start_ns, end_ns - 1));
+    for (auto& v : store_values) values.insert(std::move(v));
+  }
   return std::vector<std::string>(values.begin(), values.end());
 }
 
@@ -143,11 +215,11 @@ absl::StatusOr<std::vector<Labels>> Querier::Series(std::string_view tenant,
                                                     const std::vector<Matchers>& groups,
                                                     int64_t start_ns, int64_t end_ns) {
   std::set<Labels> out;
-  ASSIGN_OR_RETURN(auto set, StoreIndex(tenant, start_ns, end_ns));
   for (const Matchers& matchers : groups) {
     for (Labels& l : IngesterSeries(tenant, matchers, start_ns, end_ns)) out.insert(std::move(l));
+    if (index_ == nullptr) continue;
     ASSIGN_OR_RETURN(auto index_matchers, ToIndexMatchers(matchers));
-    ASSIGN_OR_RETURN(auto series, set.Series(index_matchers, start_ns, end_ns - 1));
+    ASSIGN_OR_RETURN(auto series, index_->Series(tenant, index_matchers, start_ns, end_ns - 1));
     for (auto& s : series) out.insert(std::move(s.labels));
   }
   return std::vector<Labels>(out.begin(), out.end());
@@ -157,9 +229,9 @@ absl::StatusOr<index::IndexStats> Querier::Stats(std::string_view tenant,
                                                  const Matchers& matchers, int64_t start_ns,
                                                  int64_t end_ns) {
   // Loki's /index/stats counts what the index knows (flushed chunks), as here.
-  ASSIGN_OR_RETURN(auto set, StoreIndex(tenant, start_ns, end_ns));
+  if (index_ == nullptr) return index::IndexStats{};
   ASSIGN_OR_RETURN(auto index_matchers, ToIndexMatchers(matchers));
-  return set.Stats(index_matchers, start_ns, end_ns - 1);
+  return index_->Stats(tenant, index_matchers, start_ns, end_ns - 1);
 }
 
 }  // namespace norn::querier

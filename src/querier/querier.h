@@ -3,13 +3,13 @@
 // This part serves the metadata APIs: label names, label values, series and index stats; log
 // and metric queries plug the LogQL engine in on top of the same two sources.
 //
-// Thread-safe: every method may run concurrently. Index files are immutable, so a reader,
-// once fetched, is cached for the life of the process.
+// Thread-safe: every method may run concurrently.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,13 +19,18 @@
 #include "common/strings.h"
 #include "logql/syntax/ast.h"
 #include "storage/chunk/memchunk.h"
-#include "storage/index/index_reader.h"
-#include "storage/index/index_set.h"
+#include "indexgateway/index_client.h"
 #include "storage/index/types.h"
 #include "storage/objstore/object_client.h"
 
 namespace norn::ingester {
 class Ingester;
+}
+namespace norn::cache {
+class Cache;
+}
+namespace boost::asio {
+class thread_pool;
 }
 
 namespace norn::querier {
@@ -36,14 +41,29 @@ struct QuerierOptions {
   int64_t query_ingesters_within_ns = 0;
   bool query_store_only = false;
   bool query_ingester_only = false;
+  // Chunk objects fetched from the store at once (storage_config.max_parallel_get_chunk); the
+  // fetch pool has min(this, 32) threads.
+  int max_parallel_get_chunk = 150;
+};
+
+// A chunk to fetch from the store.
+struct ChunkToFetch {
+  Fingerprint fingerprint = 0;
+  index::ChunkRef ref;
 };
 
 using Matchers = std::vector<logql::syntax::Matcher>;
 
 class Querier {
  public:
+  // `index` answers look-ups over flushed data (in-process or an index gateway); `store` holds
+  // the chunks. Either may be null (ingester-only deployments and tests).
+  // `chunk_cache` (may be null) holds encoded chunk objects by object key.
   Querier(QuerierOptions options, ingester::Ingester* ingester,
-          std::shared_ptr<objstore::ObjectClient> store);
+          std::shared_ptr<indexgateway::IndexClient> index,
+          std::shared_ptr<objstore::ObjectClient> store,
+          std::shared_ptr<cache::Cache> chunk_cache = nullptr);
+  ~Querier();
 
   // Times are [start_ns, end_ns) as Loki's APIs use them.
   absl::StatusOr<std::vector<std::string>> LabelNames(std::string_view tenant, int64_t start_ns,
@@ -59,16 +79,24 @@ class Querier {
   absl::StatusOr<index::IndexStats> Stats(std::string_view tenant, const Matchers& matchers,
                                           int64_t start_ns, int64_t end_ns);
 
-  // A flushed chunk, from the store (decoded; cached while it is in use by queries).
+  // A flushed chunk, from the chunk cache or the store (decoded lazily: blocks decompress as
+  // they are iterated).
   absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> FetchChunk(std::string_view tenant,
                                                                     Fingerprint fp,
                                                                     const index::ChunkRef& ref);
+  // Several chunks: one multi-get from the chunk cache, the misses fetched from the store in
+  // parallel and written back to the cache. Results in the order of `chunks`.
+  absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> FetchChunks(
+      std::string_view tenant, std::span<const ChunkToFetch> chunks);
   ingester::Ingester* ingester() const { return ingester_; }
   bool UseIngesters(int64_t end_ns) const;
 
-  // Every index file of the tenant overlapping the range, as one merged view.
-  absl::StatusOr<index::IndexSet> StoreIndex(std::string_view tenant, int64_t start_ns,
-                                             int64_t end_ns);
+  // Flushed series with their chunk refs overlapping [start_ns, end_ns) (none when the store
+  // is not queried).
+  absl::StatusOr<std::vector<index::SeriesChunks>> StoreChunkRefs(std::string_view tenant,
+                                                                  const Matchers& matchers,
+                                                                  int64_t start_ns,
+                                                                  int64_t end_ns);
 
  private:
   // Streams in the ingester whose chunks overlap the range and that match every matcher.
@@ -77,9 +105,11 @@ class Querier {
 
   const QuerierOptions options_;
   ingester::Ingester* ingester_;
+  // Null when the store is not queried (query_ingester_only or no store).
+  std::shared_ptr<indexgateway::IndexClient> index_;
   std::shared_ptr<objstore::ObjectClient> store_;
-  std::mutex cache_mu_;
-  StringMap<std::shared_ptr<const index::IndexReader>> readers_;  // Guarded by cache_mu_.
+  std::shared_ptr<cache::Cache> chunk_cache_;
+  std::unique_ptr<boost::asio::thread_pool> fetch_pool_;
 };
 
 // Adapts LogQL matchers to the index's matcher type.

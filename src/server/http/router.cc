@@ -16,6 +16,13 @@ bool IsParam(std::string_view seg) {
 
 }  // namespace
 
+void Router::HandleWebSocket(std::string_view pattern, WebSocketHandler handler) {
+  Handle({Method::kGet}, pattern, [](HttpRequest&, HttpResponse& resp) {
+    resp.Error(400, "this endpoint only serves WebSocket connections");
+  });
+  routes_.back()->ws_handler = std::move(handler);  // The route Handle() just added.
+}
+
 std::string Router::RouteName(std::string_view pattern) {
   std::string name;
   name.reserve(pattern.size());

@@ -15,6 +15,7 @@
 
 #include "common/strings.h"
 #include "server/http/request.h"
+#include "server/http/websocket.h"
 
 namespace norn::http {
 
@@ -27,6 +28,9 @@ struct Route {
   std::string name;
   std::vector<Method> methods;
   Handler handler;
+  // Set for WebSocket routes (HandleWebSocket): the server upgrades the connection instead of
+  // calling `handler`.
+  WebSocketHandler ws_handler;
 };
 
 class Router {
@@ -45,6 +49,10 @@ class Router {
   // Registers `handler` for `methods` on `pattern`. Registering the same pattern again adds
   // methods to it; registering the same method twice is a programmer error.
   void Handle(std::initializer_list<Method> methods, std::string_view pattern, Handler handler);
+
+  // Registers a WebSocket endpoint (GET with `Upgrade: websocket`) on `pattern`; see
+  // websocket.h for the handshake and the connection's lifecycle.
+  void HandleWebSocket(std::string_view pattern, WebSocketHandler handler);
 
   // Finds the route for a request. HEAD falls back to GET. On kFound, binds `{name}` segments
   // into `path_params`.

@@ -22,6 +22,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
@@ -33,6 +34,7 @@
 #include "common/strings.h"
 #include "common/metrics.h"
 #include "server/http/body_decoder.h"
+#include "server/http/websocket.h"
 
 namespace norn::http {
 
@@ -72,7 +74,40 @@ struct Connection {
   beast::tcp_stream stream;
   // True while waiting for the next request; such connections are closed at shutdown.
   bool idle = true;
+  // Set (on the connection's strand) once the connection became a WebSocket.
+  std::shared_ptr<WebSocketConnection> ws;
 };
+
+// One upgraded connection: the Beast WebSocket over the connection's stream and the state its
+// writer (the connection's coroutine), reader and write-stall watchdog share on the strand.
+struct WsSession {
+  explicit WsSession(std::shared_ptr<Connection> c)
+      : conn(std::move(c)),
+        ws(conn->stream),
+        wake(conn->stream.get_executor()),
+        watchdog(conn->stream.get_executor()) {}
+  std::shared_ptr<Connection> conn;
+  beast::websocket::stream<beast::tcp_stream&> ws;
+  asio::steady_timer wake;      // Cancelled to wake the writer.
+  asio::steady_timer watchdog;  // Ticks while the session runs.
+  beast::flat_buffer read_buffer;
+  bool reader_done = false;
+  bool finished = false;
+  bool write_pending = false;
+  std::chrono::steady_clock::time_point write_started;
+  beast::websocket::close_reason close_reason;
+};
+
+// Built outside the coroutine and kept in the session: filled in place inside the coroutine
+// (GCC 12, Boost 1.74) the close frame went out without its reason.
+beast::websocket::close_reason MakeCloseReason(uint16_t code, std::string_view reason) {
+  beast::websocket::close_reason cr;
+  cr.code = code;
+  // RFC 6455: a control frame's payload is at most 125 bytes, 2 of them the code.
+  reason = reason.substr(0, std::min<size_t>(reason.size(), cr.reason.max_size()));
+  cr.reason.assign(reason.data(), reason.size());
+  return cr;
+}
 
 class HttpServer::Impl {
  public:
@@ -160,6 +195,16 @@ class HttpServer::Impl {
     }
     threads_.clear();
     handler_pool_.join();
+    // Sessions the io_context never finished: cut their handles loose so application threads
+    // holding them never post to a dead io_context.
+    std::vector<std::weak_ptr<WebSocketConnection>> websockets;
+    {
+      std::lock_guard lock(mu_);
+      websockets.swap(websockets_);
+    }
+    for (auto& w : websockets) {
+      if (auto ws = w.lock()) ws->ServerDetach();
+    }
   }
 
   int64_t InFlight() const { return inflight_total_.load(); }
@@ -188,6 +233,10 @@ class HttpServer::Impl {
     }
     for (auto& c : targets) {
       asio::post(c->stream.get_executor(), [c, only_idle] {
+        if (c->ws != nullptr && only_idle) {
+          c->ws->Close(kWsCloseGoingAway, "server shutting down");
+          return;
+        }
         if (only_idle && !c->idle) return;
         boost::system::error_code ec;
         c->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -306,7 +355,13 @@ class HttpServer::Impl {
         break;
       }
       bool keep_alive = parser.get().keep_alive();
-      auto res = co_await Handle(parser.release(), conn->stream.socket());
+      auto raw = parser.release();
+      WebSocketOpen upgrade;
+      auto res = co_await Handle(raw, conn->stream.socket(), &upgrade);
+      if (upgrade) {
+        co_await ServeWebSocket(conn, raw, std::move(upgrade));
+        break;
+      }
       res.keep_alive(keep_alive && !shutting_down_.load());
       if (!co_await Write(*conn, res)) break;
       if (!res.keep_alive()) break;
@@ -320,6 +375,133 @@ class HttpServer::Impl {
     if (connections_set_.empty()) cv_.notify_all();
   }
 
+  // Completes the WebSocket handshake on `conn`, hands the connection to `open`, then writes
+  // what the application queues until either side closes. Returns when the session is over
+  // (the caller closes the socket).
+  asio::awaitable<void> ServeWebSocket(std::shared_ptr<Connection> conn,
+                                       bhttp::request<bhttp::string_body>& req,
+                                       WebSocketOpen open) {
+    namespace ws = beast::websocket;
+    auto s = std::make_shared<WsSession>(conn);
+    conn->idle = false;
+    conn->stream.expires_never();  // The WebSocket's own timeouts and the watchdog apply.
+    ws::stream_base::timeout timeouts;
+    timeouts.handshake_timeout = std::chrono::seconds(10);  // Also bounds the close handshake.
+    timeouts.idle_timeout = ws::stream_base::none();
+    timeouts.keep_alive_pings = false;
+    s->ws.set_option(timeouts);
+    s->ws.read_message_max(1 << 20);
+    boost::system::error_code ec;
+    co_await s->ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+
+    auto mailbox = std::make_shared<WebSocketConnection>();
+    conn->ws = mailbox;
+    {
+      std::lock_guard lock(mu_);
+      std::erase_if(websockets_, [](const auto& w) { return w.expired(); });
+      websockets_.push_back(mailbox);
+    }
+    auto ex = conn->stream.get_executor();
+    std::weak_ptr<WsSession> weak = s;
+    mailbox->ServerAttach([weak, ex] {
+      asio::post(ex, [weak] {
+        if (auto session = weak.lock()) session->wake.cancel();
+      });
+    });
+    if (shutting_down_.load()) mailbox->Close(kWsCloseGoingAway, "server shutting down");
+    try {
+      open(mailbox);
+    } catch (const std::exception& e) {
+      NORN_LOG(Error).Msg("WebSocket open callback threw").Kv("err", e.what());
+      mailbox->Close(kWsCloseInternalError, "internal error");
+    }
+    open = nullptr;
+    asio::co_spawn(ex, WsRead(s), asio::detached);
+    asio::co_spawn(ex, WsWatchdog(s), asio::detached);
+
+    std::deque<std::string> out;
+    bool failed = false;
+    while (!s->reader_done && !failed) {
+      std::optional<WebSocketConnection::CloseRequest> close;
+      mailbox->ServerTake(&out, &close);
+      if (!out.empty()) {
+        while (!out.empty()) {
+          std::string msg = std::move(out.front());
+          out.pop_front();
+          s->ws.text(true);
+          s->write_pending = true;
+          s->write_started = std::chrono::steady_clock::now();
+          co_await s->ws.async_write(asio::buffer(msg),
+                                     asio::redirect_error(asio::use_awaitable, ec));
+          s->write_pending = false;
+          mailbox->ServerWritten(msg.size());
+          if (ec) {
+            failed = true;
+            break;
+          }
+        }
+        continue;  // More may have been queued meanwhile; a close goes after them.
+      }
+      if (close.has_value()) {
+        s->write_pending = true;
+        s->write_started = std::chrono::steady_clock::now();
+        s->close_reason = MakeCloseReason(close->code, close->reason);
+        co_await s->ws.async_close(s->close_reason,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        s->write_pending = false;
+        break;
+      }
+      s->wake.expires_at(asio::steady_timer::time_point::max());
+      co_await s->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    mailbox->ServerDetach();
+    s->finished = true;
+    s->watchdog.cancel();
+    if (!s->reader_done) {
+      conn->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      conn->stream.socket().close(ec);
+    }
+    while (!s->reader_done) {  // The reader holds the stream; let it finish first.
+      s->wake.expires_after(std::chrono::seconds(1));
+      co_await s->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  // Reads and discards incoming messages (Beast answers pings and the peer's close) until the
+  // connection ends, then wakes the writer.
+  static asio::awaitable<void> WsRead(std::shared_ptr<WsSession> s) {
+    for (;;) {
+      boost::system::error_code ec;
+      co_await s->ws.async_read(s->read_buffer, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      s->read_buffer.consume(s->read_buffer.size());
+    }
+    s->reader_done = true;
+    s->wake.cancel();
+  }
+
+  // Closes the socket when one write has been blocked longer than websocket_write_timeout.
+  asio::awaitable<void> WsWatchdog(std::shared_ptr<WsSession> s) {
+    const auto limit = ToChrono(options_.websocket_write_timeout);
+    const auto tick = std::clamp<std::chrono::steady_clock::duration>(
+        limit / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
+    while (!s->finished) {
+      boost::system::error_code ec;
+      s->watchdog.expires_after(tick);
+      co_await s->watchdog.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (s->finished) break;
+      if (s->write_pending && std::chrono::steady_clock::now() - s->write_started > limit) {
+        NORN_LOG(Warn)
+            .Msg("closing WebSocket: the client has not read for too long")
+            .Kv("timeout", options_.websocket_write_timeout);
+        s->conn->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+        s->conn->stream.socket().close(ec);
+        break;
+      }
+    }
+  }
+
   asio::awaitable<void> WriteTooLarge(Connection& conn, unsigned version) {
     auto res = MakeResponse(413, version,
                             absl::StrCat("request body too large: the limit is ",
@@ -330,8 +512,10 @@ class HttpServer::Impl {
     co_await Write(conn, res);
   }
 
+  // Serves a request; for a WebSocket route whose handler accepted the upgrade, sets *upgrade
+  // instead (the returned response is then unused).
   asio::awaitable<bhttp::response<bhttp::string_body>> Handle(
-      bhttp::request<bhttp::string_body> raw, tcp::socket& socket) {
+      bhttp::request<bhttp::string_body>& raw, tcp::socket& socket, WebSocketOpen* upgrade) {
     absl::Time start = absl::Now();
     HttpRequest req;
     HttpResponse resp;
@@ -348,6 +532,7 @@ class HttpServer::Impl {
     }
     req.body = std::move(raw.body());
     const Route* route = nullptr;
+    WebSocketOpen open;
     std::string route_name = "other";
     size_t request_size = req.body.size();
 
@@ -377,7 +562,11 @@ class HttpServer::Impl {
       inflight_total_.fetch_add(1);
       co_await RunOn(handler_pool_, [&] {
         try {
-          route->handler(req, resp);
+          if (route->ws_handler) {
+            open = route->ws_handler(req, resp);
+          } else {
+            route->handler(req, resp);
+          }
         } catch (const std::bad_alloc&) {
           throw;
         } catch (const std::exception& e) {
@@ -392,6 +581,19 @@ class HttpServer::Impl {
       });
       inflight_total_.fetch_sub(1);
       inflight.Dec();
+    }
+    if (open) {
+      if (beast::websocket::is_upgrade(raw)) {
+        *upgrade = std::move(open);
+        request_duration_.WithLabels({req.method_name, route_name, "101", "true"})
+            .Observe(absl::ToDoubleSeconds(absl::Now() - start));
+        co_return bhttp::response<bhttp::string_body>{};
+      }
+      open = nullptr;  // Releases what the handler set up for the connection.
+      resp = HttpResponse();
+      resp.Error(400,
+                 "websocket: the client is not using the websocket protocol: 'upgrade' token "
+                 "not found in 'Connection' header");
     }
 
     auto res = MakeResponse(resp.status, raw.version(), std::move(resp.body), resp.content_type);
@@ -456,6 +658,7 @@ class HttpServer::Impl {
   std::mutex mu_;
   std::condition_variable cv_;
   absl::flat_hash_set<std::shared_ptr<Connection>> connections_set_;  // Guarded by mu_.
+  std::vector<std::weak_ptr<WebSocketConnection>> websockets_;         // Guarded by mu_.
 
   metrics::HistogramFamily& request_duration_;
   metrics::GaugeFamily& inflight_;

@@ -12,7 +12,9 @@
 //
 // Lifecycle: construct, register routes on router(), Start(), then Shutdown(grace) once.
 // Shutdown stops accepting, closes idle keep-alive connections, lets in-flight requests finish
-// for up to `grace`, then closes whatever is left. All public methods are thread-safe.
+// for up to `grace`, then closes whatever is left. WebSocket connections (routes registered with
+// Router::HandleWebSocket, see websocket.h) get a close frame (1001) at the start of the grace
+// period. All public methods are thread-safe.
 #pragma once
 
 #include <atomic>
@@ -40,6 +42,9 @@ struct ServerOptions {
   absl::Duration idle_timeout = absl::Seconds(120);
   uint64_t max_request_body_bytes = 100 << 20;
   uint32_t max_header_bytes = 1 << 20;
+  // A WebSocket whose single write stays blocked this long (the client stopped reading) is
+  // closed.
+  absl::Duration websocket_write_timeout = absl::Seconds(10);
 };
 
 class HttpServer {
