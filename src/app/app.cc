@@ -27,6 +27,7 @@
 #include "indexgateway/store_index_client.h"
 #include "querier/http_api.h"
 #include "querier/query_api.h"
+#include "querier/patterns_api.h"
 #include "querier/querier.h"
 #include "querier/tail.h"
 #include "storage/objstore/filesystem.h"
@@ -407,6 +408,7 @@ void App::RegisterModules() {
           index = LocalIndex();
         }
         o.max_parallel_get_chunk = config_.storage_config.max_parallel_get_chunk;
+        o.multi_tenant_queries_enabled = config_.querier.multi_tenant_queries_enabled;
         ASSIGN_OR_RETURN(std::shared_ptr<cache::Cache> chunk_cache,
                          NewCacheFor(config_.chunk_store_config.chunk_cache_config, "chunks",
                                      "chunk_store_config.chunk_cache_config"));
@@ -418,6 +420,8 @@ void App::RegisterModules() {
         querier::RegisterQueryRoutes(
             http_->router(), config_.server.http_path_prefix, q.get(), config_.auth_enabled,
             [rc](std::string_view tenant) { return rc->LimitsFor(tenant); });
+        querier::RegisterPatternRoutes(http_->router(), config_.server.http_path_prefix, q.get(),
+                                       config_.auth_enabled);
         querier::RegisterTailRoutes(
             http_->router(), config_.server.http_path_prefix, q.get(), config_.auth_enabled,
             [rc](std::string_view tenant) { return rc->LimitsFor(tenant); });

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "ingester/ingester.h"
 #include "querier/querier.h"
@@ -76,6 +77,12 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction,
 
 absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& params,
                                            logql_engine::EntrySink& sink) {
+  if (limits_.max_streams_matchers_per_query > 0 &&
+      params.matchers.size() > static_cast<size_t>(limits_.max_streams_matchers_per_query)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "max streams matchers per query exceeded, matchers-count > limit (%d > %d)",
+        params.matchers.size(), limits_.max_streams_matchers_per_query));
+  }
   chunk::IteratorOptions opts;
   opts.from = params.start_ns;
   opts.through = params.end_ns;
@@ -104,6 +111,15 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
                                                        params.end_ns));
   std::sort(refs.begin(), refs.end(),
             [](const auto& a, const auto& b) { return a.fingerprint < b.fingerprint; });
+  if (limits_.max_chunks_per_query > 0) {
+    size_t total = 0;
+    for (const auto& r : refs) total += r.chunks.size();
+    if (total > static_cast<size_t>(limits_.max_chunks_per_query)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("the query hit the max number of chunks limit (limit: %d chunks)",
+                          limits_.max_chunks_per_query));
+    }
+  }
 
   // Store chunks are fetched a batch of series at a time (bounded memory, parallel fetches),
   // and each stream is merged with its ingester chunks and pushed before the next batch.
@@ -145,6 +161,63 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
     next = end;
   }
   return flush_memory_before(0, true);
+}
+
+std::vector<std::string> SelectTenants(const std::vector<std::string>& tenants,
+                                       std::vector<logql::syntax::Matcher>& matchers) {
+  std::vector<logql::syntax::Matcher> tenant_matchers;
+  std::vector<logql::syntax::Matcher> rest;
+  for (auto& m : matchers) {
+    (m.name() == kTenantLabel ? tenant_matchers : rest).push_back(std::move(m));
+  }
+  matchers = std::move(rest);
+  std::vector<std::string> out;
+  for (const auto& t : tenants) {
+    bool ok = true;
+    for (const auto& m : tenant_matchers) ok = ok && m.Matches(t);
+    if (ok) out.push_back(t);
+  }
+  return out;
+}
+
+namespace {
+
+// Adds `__tenant_id__` to every stream on its way to the engine (labels built once per stream).
+class TenantLabelSink : public logql_engine::EntrySink {
+ public:
+  TenantLabelSink(std::string_view tenant, logql_engine::EntrySink& inner)
+      : tenant_(tenant), inner_(inner) {}
+  bool Push(const Labels& stream, std::span<const logql_engine::EntryRef> entries) override {
+    Fingerprint fp = stream.Hash();
+    auto it = labels_.find(fp);
+    if (it == labels_.end()) {
+      std::vector<Label> pairs(stream.begin(), stream.end());
+      pairs.push_back(Label{std::string(kTenantLabel), tenant_});
+      it = labels_.emplace(fp, Labels(std::move(pairs))).first;
+    }
+    return inner_.Push(it->second, entries);
+  }
+
+ private:
+  std::string tenant_;
+  logql_engine::EntrySink& inner_;
+  std::map<Fingerprint, Labels> labels_;
+};
+
+}  // namespace
+
+absl::Status MultiTenantEntrySource::SelectLogs(const logql_engine::SelectParams& params,
+                                                logql_engine::EntrySink& sink) {
+  if (tenants_.size() == 1) {
+    return TenantEntrySource(querier_, tenants_[0], limits_).SelectLogs(params, sink);
+  }
+  logql_engine::SelectParams own = params;
+  std::vector<std::string> selected = SelectTenants(tenants_, own.matchers);
+  for (const auto& tenant : selected) {
+    TenantLabelSink labelled(tenant, sink);
+    RETURN_IF_ERROR(TenantEntrySource(querier_, tenant, limits_).SelectLogs(own, labelled));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace norn::querier

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "logql/engine/source.h"
 
@@ -16,10 +18,16 @@ namespace norn::querier {
 
 class Querier;
 
+// Per-query limits a source enforces with Loki's messages (0 = no limit).
+struct SourceLimits {
+  int max_streams_matchers_per_query = 0;
+  int max_chunks_per_query = 0;
+};
+
 class TenantEntrySource : public logql_engine::EntrySource {
  public:
-  TenantEntrySource(Querier* querier, std::string tenant)
-      : querier_(querier), tenant_(std::move(tenant)) {}
+  TenantEntrySource(Querier* querier, std::string tenant, SourceLimits limits = {})
+      : querier_(querier), tenant_(std::move(tenant)), limits_(limits) {}
 
   [[nodiscard]] absl::Status SelectLogs(const logql_engine::SelectParams& params,
                                         logql_engine::EntrySink& sink) override;
@@ -27,6 +35,33 @@ class TenantEntrySource : public logql_engine::EntrySource {
  private:
   Querier* querier_;
   std::string tenant_;
+  SourceLimits limits_;
 };
+
+// The label a multi-tenant read adds to every stream (Loki's name).
+inline constexpr std::string_view kTenantLabel = "__tenant_id__";
+
+// Several tenants read as one (`X-Scope-OrgID: a|b`): each selected stream gets the
+// `__tenant_id__` label, and `__tenant_id__` matchers in the selector pick the tenants instead
+// of matching stream labels. With one tenant it behaves exactly like TenantEntrySource.
+class MultiTenantEntrySource : public logql_engine::EntrySource {
+ public:
+  MultiTenantEntrySource(Querier* querier, std::vector<std::string> tenants,
+                         SourceLimits limits = {})
+      : querier_(querier), tenants_(std::move(tenants)), limits_(limits) {}
+
+  [[nodiscard]] absl::Status SelectLogs(const logql_engine::SelectParams& params,
+                                        logql_engine::EntrySink& sink) override;
+
+ private:
+  Querier* querier_;
+  std::vector<std::string> tenants_;
+  SourceLimits limits_;
+};
+
+// Removes the `__tenant_id__` matchers from `matchers` and returns the tenants of `tenants`
+// they accept.
+std::vector<std::string> SelectTenants(const std::vector<std::string>& tenants,
+                                       std::vector<logql::syntax::Matcher>& matchers);
 
 }  // namespace norn::querier

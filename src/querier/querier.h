@@ -44,6 +44,8 @@ struct QuerierOptions {
   // Chunk objects fetched from the store at once (storage_config.max_parallel_get_chunk); the
   // fetch pool has min(this, 32) threads.
   int max_parallel_get_chunk = 150;
+  // `X-Scope-OrgID: a|b` reads (querier.multi_tenant_queries_enabled).
+  bool multi_tenant_queries_enabled = false;
 };
 
 // A chunk to fetch from the store.
@@ -89,6 +91,7 @@ class Querier {
   absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> FetchChunks(
       std::string_view tenant, std::span<const ChunkToFetch> chunks);
   ingester::Ingester* ingester() const { return ingester_; }
+  const QuerierOptions& options() const { return options_; }
   bool UseIngesters(int64_t end_ns) const;
 
   // Flushed series with their chunk refs overlapping [start_ns, end_ns) (none when the store

@@ -1,0 +1,36 @@
+#include "pattern/level.h"
+
+#include "gtest/gtest.h"
+
+namespace norn::pattern {
+namespace {
+
+TEST(DetectLogLevelTest, Fields) {
+  EXPECT_EQ(DetectLogLevel("ts=1 level=error msg=x"), "error");
+  EXPECT_EQ(DetectLogLevel("lvl=WARN msg=\"disk\""), "warn");
+  EXPECT_EQ(DetectLogLevel("level=\"info\" msg=done"), "info");
+  EXPECT_EQ(DetectLogLevel(R"({"msg":"x","level":"debug"})"), "debug");
+  EXPECT_EQ(DetectLogLevel(R"({"severity" : "CRITICAL"})"), "critical");
+  EXPECT_EQ(DetectLogLevel(R"({"Level":"Warning","x":1})"), "warn");
+  // `loglevel=` is not `level=`; the keyword scan still finds nothing.
+  EXPECT_EQ(DetectLogLevel("loglevel=5 msg=ok"), "unknown");
+}
+
+TEST(DetectLogLevelTest, Keywords) {
+  EXPECT_EQ(DetectLogLevel("2024-01-01 ERROR something broke"), "error");
+  EXPECT_EQ(DetectLogLevel("[WARN] low disk"), "warn");
+  EXPECT_EQ(DetectLogLevel("INFO retrying after error"), "error");
+  EXPECT_EQ(DetectLogLevel("GET /index.html 200"), "unknown");
+  EXPECT_EQ(DetectLogLevel("information technology"), "unknown");
+  EXPECT_EQ(DetectLogLevel(""), "unknown");
+}
+
+TEST(NormalizeLogLevelTest, Spellings) {
+  EXPECT_EQ(NormalizeLogLevel("ERR"), "error");
+  EXPECT_EQ(NormalizeLogLevel("Information"), "info");
+  EXPECT_EQ(NormalizeLogLevel("panic"), "fatal");
+  EXPECT_EQ(NormalizeLogLevel("verbose"), "unknown");
+}
+
+}  // namespace
+}  // namespace norn::pattern
