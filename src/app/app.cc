@@ -23,8 +23,10 @@
 #include "config/runtime_config.h"
 #include "distributor/distributor.h"
 #include "ingester/ingester.h"
+#include "indexgateway/caching_index_client.h"
 #include "indexgateway/grpc_service.h"
 #include "indexgateway/store_index_client.h"
+#include "querier/drilldown_api.h"
 #include "querier/http_api.h"
 #include "querier/query_api.h"
 #include "querier/patterns_api.h"
@@ -347,6 +349,10 @@ void App::RegisterModules() {
       .implemented = true,
       .factory = [this]() -> absl::StatusOr<std::unique_ptr<Service>> {
         ASSIGN_OR_RETURN(auto options, ingester::IngesterOptions::FromConfig(config_));
+        ASSIGN_OR_RETURN(options.write_dedupe_cache,
+                         NewCacheFor(config_.chunk_store_config.write_dedupe_cache_config,
+                                     "write-dedupe",
+                                     "chunk_store_config.write_dedupe_cache_config"));
         auto* rc = runtime_config_;
         auto ing = std::make_unique<ingester::Ingester>(
             std::move(options), store_,
@@ -407,6 +413,16 @@ void App::RegisterModules() {
         } else {
           index = LocalIndex();
         }
+        ASSIGN_OR_RETURN(std::shared_ptr<cache::Cache> index_cache,
+                         NewCacheFor(config_.storage_config.index_queries_cache_config,
+                                     "index-queries", "storage_config.index_queries_cache_config"));
+        if (index_cache != nullptr) {
+          // Ranges newer than this may still gain index files; the ingesters answer for them.
+          absl::Duration freshness = std::max(config_.chunk_store_config.cache_lookups_older_than,
+                                              config_.querier.query_ingesters_within);
+          index = std::make_shared<indexgateway::CachingIndexClient>(
+              std::move(index), std::move(index_cache), freshness);
+        }
         o.max_parallel_get_chunk = config_.storage_config.max_parallel_get_chunk;
         o.multi_tenant_queries_enabled = config_.querier.multi_tenant_queries_enabled;
         ASSIGN_OR_RETURN(std::shared_ptr<cache::Cache> chunk_cache,
@@ -422,6 +438,9 @@ void App::RegisterModules() {
             [rc](std::string_view tenant) { return rc->LimitsFor(tenant); });
         querier::RegisterPatternRoutes(http_->router(), config_.server.http_path_prefix, q.get(),
                                        config_.auth_enabled);
+        querier::RegisterDrilldownRoutes(
+            http_->router(), config_.server.http_path_prefix, q.get(), config_.auth_enabled,
+            [rc](std::string_view tenant) { return rc->LimitsFor(tenant); });
         querier::RegisterTailRoutes(
             http_->router(), config_.server.http_path_prefix, q.get(), config_.auth_enabled,
             [rc](std::string_view tenant) { return rc->LimitsFor(tenant); });

@@ -2,8 +2,11 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "cache/lru_cache.h"
+#include "indexgateway/caching_index_client.h"
 #include "indexgateway/grpc_service.h"
 #include "indexgateway/store_index_client.h"
 #include "server/grpc/grpc_server.h"
@@ -182,6 +185,47 @@ TEST_F(IndexGatewayTest, GrpcRoundTrip) {
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("bad.nidx"));
   server.Shutdown(absl::Seconds(1));
+}
+
+TEST_F(IndexGatewayTest, IndexQueriesCacheServesOldRangesOnly) {
+  Upload("t1", "a.nidx", kT0 + 5, {Labels{{"app", "web"}}});
+  auto store_index = std::make_shared<StoreIndexClient>(StoreIndexOptions{}, store_);
+  cache::EmbeddedCacheOptions lru_opts;
+  lru_opts.enabled = true;
+  auto lru = std::make_shared<cache::LruCache>("index-queries", lru_opts);
+  CachingIndexClient cached(store_index, lru, absl::Hours(1));
+
+  auto first = cached.LabelValues("t1", "app", {}, kT0, kT0 + kDay - 1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_THAT(*first, ElementsAre("web"));
+  auto refs = cached.ChunkRefs("t1", {}, kT0, kT0 + kDay - 1);
+  ASSERT_TRUE(refs.ok());
+  ASSERT_EQ(refs->size(), 1u);
+  // A file appearing later for the same old range: the cached answers stand (the range is
+  // older than the freshness window, where Loki's index-queries cache also answers).
+  Upload("t1", "b.nidx", kT0 + 6, {Labels{{"app", "late"}}});
+  auto second = cached.LabelValues("t1", "app", {}, kT0, kT0 + kDay - 1);
+  ASSERT_TRUE(second.ok());
+  EXPECT_THAT(*second, ElementsAre("web"));
+  auto refs2 = cached.ChunkRefs("t1", {}, kT0, kT0 + kDay - 1);
+  ASSERT_TRUE(refs2.ok());
+  ASSERT_EQ(refs2->size(), 1u);
+  EXPECT_EQ((*refs2)[0].chunks[0].uncompressed_bytes, 500u);
+  EXPECT_EQ((*refs2)[0].labels.ToString(), R"({app="web"})");
+  // Uncached, the index has both.
+  auto direct = store_index->LabelValues("t1", "app", {}, kT0, kT0 + kDay - 1);
+  ASSERT_TRUE(direct.ok());
+  EXPECT_THAT(*direct, ElementsAre("late", "web"));
+
+  // A range reaching into the freshness window is never cached.
+  int64_t now = absl::GetCurrentTimeNanos();
+  Upload("t1", "n1.nidx", now - 1000, {Labels{{"app", "now1"}}});
+  auto fresh = cached.LabelValues("t1", "app", {}, now - kDay / 2, now);
+  ASSERT_TRUE(fresh.ok());
+  Upload("t1", "n2.nidx", now - 500, {Labels{{"app", "now2"}}});
+  auto fresh2 = cached.LabelValues("t1", "app", {}, now - kDay / 2, now);
+  ASSERT_TRUE(fresh2.ok());
+  EXPECT_THAT(*fresh2, ::testing::Contains("now2"));
 }
 
 TEST(RemoteIndexClientTest, EmptyAddressIsAConfigError) {

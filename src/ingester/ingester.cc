@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cache/cache.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -491,11 +492,29 @@ absl::Status Ingester::FlushAll() {
 }
 
 absl::Status Ingester::PutWithRetry(const std::string& key, std::string_view data) {
+  // Chunk keys name their content (fingerprint, bounds, checksum): one already written by a
+  // replica is the same object.
+  cache::Cache* dedupe = options_.write_dedupe_cache.get();
+  const bool is_chunk = dedupe != nullptr && key.find("/chunks/") != std::string::npos;
+  if (is_chunk) {
+    std::string_view k = key;
+    if (!dedupe->Fetch(std::span<const std::string_view>(&k, 1)).found_keys.empty()) {
+      return absl::OkStatus();
+    }
+  }
   absl::Duration backoff = options_.flush_backoff;
   absl::Status st;
   for (int attempt = 0; attempt <= options_.flush_max_retries; ++attempt) {
     st = store_->Put(key, data);
-    if (st.ok()) return st;
+    if (st.ok()) {
+      if (is_chunk) {
+        std::string_view k = key;
+        std::string_view v = "1";
+        dedupe->Store(std::span<const std::string_view>(&k, 1),
+                      std::span<const std::string_view>(&v, 1));
+      }
+      return st;
+    }
     if (st.code() != absl::StatusCode::kUnavailable &&
         st.code() != absl::StatusCode::kResourceExhausted &&
         st.code() != absl::StatusCode::kDeadlineExceeded) {

@@ -35,6 +35,10 @@
 #include "storage/objstore/object_client.h"
 #include "storage/wal/wal.h"
 
+namespace norn::cache {
+class Cache;
+}
+
 namespace norn::ingester {
 
 // One stream's part of a push, already validated by the distributor. Views are valid for the
@@ -73,6 +77,9 @@ struct IngesterOptions {
   bool flush_on_shutdown = false;
   std::string index_prefix = "index_";
   TailRegistryOptions tail;  // Live tailing (tailer.h).
+  // chunk_store_config.write_dedupe_cache_config: chunk objects already written (by this
+  // ingester or a replica holding the identical chunk) are not uploaded again. May be null.
+  std::shared_ptr<cache::Cache> write_dedupe_cache;
 
   static absl::StatusOr<IngesterOptions> FromConfig(const config::Config& cfg);
 };

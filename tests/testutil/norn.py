@@ -54,8 +54,12 @@ class Norn:
                           "-server.grpc-listen-address=127.0.0.1"]
         self.args += list(args)
         self.env = dict(os.environ)
-        if env:
-            self.env.update(env)
+        # A value of None removes the variable from the child's environment.
+        for k, v in (env or {}).items():
+            if v is None:
+                self.env.pop(k, None)
+            else:
+                self.env[k] = v
         self.proc = None
         self.stderr_path = os.path.join(self.workdir, "stderr.log")
 
@@ -121,9 +125,14 @@ class Norn:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._close_files()
+        return self.proc.returncode if self.proc else None
+
+    def _close_files(self):
         if getattr(self, "_stderr", None):
             self._stderr.close()
-        return self.proc.returncode if self.proc else None
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
 
     def __enter__(self):
         return self
@@ -132,8 +141,7 @@ class Norn:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        if getattr(self, "_stderr", None):
-            self._stderr.close()
+        self._close_files()
         if self._own_workdir and not exc[0]:
             shutil.rmtree(self.workdir, ignore_errors=True)
         return False
