@@ -14,7 +14,8 @@ install_npm_clients() {
   # client test reports itself as skipped.
   local clients="$here/../tests/clients"
   if command -v npm >/dev/null 2>&1; then
-    if [[ ! -d "$clients/node_modules/winston-loki" || ! -d "$clients/node_modules/pino-loki" ]]; then
+    if [[ ! -d "$clients/node_modules/winston-loki" || ! -d "$clients/node_modules/pino-loki" ||
+          ! -d "$clients/node_modules/s3rver" ]]; then
       echo "deps: npm install in tests/clients"
       (cd "$clients" && npm install --no-audit --no-fund --silent) ||
         echo "deps: npm install failed; the client integration test will be skipped" >&2
