@@ -5,6 +5,8 @@
 #include <memory>
 #include <vector>
 
+#include <xxhash.h>
+
 #include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "ingester/ingester.h"
@@ -19,54 +21,78 @@ struct StreamIterators {
   Labels labels;
   std::vector<std::shared_ptr<const chunk::MemChunk>> store_chunks;  // Keep decoded chunks alive.
   std::vector<std::unique_ptr<chunk::ChunkIterator>> iterators;
+  size_t memory_iterators = 0;  // iterators[0, memory_iterators) read ingester chunks
 };
 
 // Merges one stream's chunk iterators in direction order, dropping identical entries, and
 // pushes them to the sink one at a time (a view is valid only until its iterator advances).
+// Duplicates can only come from different chunks (a chunk holds no exact duplicates), so the
+// merge remembers a hash of each line at the current timestamp instead of copying it.
 absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction,
-                          logql_engine::EntrySink& sink) {
+                          logql_engine::EntrySink& sink, logql_engine::SourceStats& stats) {
   const bool forward = direction == chunk::Direction::kForward;
-  std::vector<chunk::ChunkIterator*> heap;
-  for (auto& it : s.iterators) {
+  struct Source {
+    chunk::ChunkIterator* it;
+    bool from_memory;
+  };
+  std::vector<Source> heap;
+  for (size_t i = 0; i < s.iterators.size(); ++i) {
+    auto& it = s.iterators[i];
     if (it->Next()) {
-      heap.push_back(it.get());
+      heap.push_back(Source{it.get(), i < s.memory_iterators});
     } else if (!it->status().ok()) {
       return it->status();
     }
   }
-  auto later = [forward](chunk::ChunkIterator* a, chunk::ChunkIterator* b) {
-    return forward ? a->entry().timestamp_ns > b->entry().timestamp_ns
-                   : a->entry().timestamp_ns < b->entry().timestamp_ns;
+  auto later = [forward](const Source& a, const Source& b) {
+    return forward ? a.it->entry().timestamp_ns > b.it->entry().timestamp_ns
+                   : a.it->entry().timestamp_ns < b.it->entry().timestamp_ns;
   };
   std::make_heap(heap.begin(), heap.end(), later);
   int64_t last_ts = 0;
   bool have_last = false;
-  std::vector<std::string> lines_at_last_ts;  // To drop duplicates across chunks.
+  std::vector<uint64_t> hashes_at_last_ts;
   std::vector<Label> metadata;
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);
-    chunk::ChunkIterator* it = heap.back();
-    const chunk::EntryView& e = it->entry();
+    Source src = heap.back();
+    const chunk::EntryView& e = src.it->entry();
+    logql_engine::ChunkReadStats& cs = src.from_memory ? stats.ingester_chunk : stats.store_chunk;
+    cs.decompressed_lines++;
+    cs.decompressed_bytes += static_cast<int64_t>(e.line.size());
     bool duplicate = false;
-    if (have_last && e.timestamp_ns == last_ts) {
-      duplicate = std::find(lines_at_last_ts.begin(), lines_at_last_ts.end(), e.line) !=
-                  lines_at_last_ts.end();
+    uint64_t hash = 0;
+    if (heap.size() > 1 || !hashes_at_last_ts.empty()) {
+      hash = XXH3_64bits(e.line.data(), e.line.size());
+      if (have_last && e.timestamp_ns == last_ts) {
+        duplicate = std::find(hashes_at_last_ts.begin(), hashes_at_last_ts.end(), hash) !=
+                    hashes_at_last_ts.end();
+      } else {
+        hashes_at_last_ts.clear();
+      }
     } else {
-      lines_at_last_ts.clear();
-      last_ts = e.timestamp_ns;
-      have_last = true;
+      hashes_at_last_ts.clear();
     }
-    if (!duplicate) {
-      lines_at_last_ts.emplace_back(e.line);
+    last_ts = e.timestamp_ns;
+    have_last = true;
+    if (duplicate) {
+      cs.total_duplicates++;
+    } else {
+      if (heap.size() > 1) hashes_at_last_ts.push_back(hash);
+      if (src.from_memory) stats.ingester_lines_sent++;
       metadata.clear();
-      for (const auto& m : e.metadata) metadata.push_back(Label{std::string(m.name), std::string(m.value)});
+      for (const auto& m : e.metadata) {
+        metadata.push_back(Label{std::string(m.name), std::string(m.value)});
+      }
       logql_engine::EntryRef ref{e.timestamp_ns, e.line, metadata};
-      if (!sink.Push(s.labels, std::span<const logql_engine::EntryRef>(&ref, 1))) return absl::OkStatus();
+      if (!sink.Push(s.labels, std::span<const logql_engine::EntryRef>(&ref, 1))) {
+        return absl::OkStatus();
+      }
     }
-    if (it->Next()) {
+    if (src.it->Next()) {
       std::push_heap(heap.begin(), heap.end(), later);
     } else {
-      if (!it->status().ok()) return it->status();
+      if (!src.it->status().ok()) return src.it->status();
       heap.pop_back();
     }
   }
@@ -95,6 +121,8 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
   std::map<Fingerprint, StreamIterators> memory;
   ingester::Ingester* ing = querier_->ingester();
   if (ing != nullptr && querier_->UseIngesters(params.end_ns)) {
+    stats_.ingester_total_reached = 1;
+    stats_.ingester_batches++;
     ing->ForEachStream(tenant_, [&](ingester::Stream& s) {
       if (!logql_engine::MatchesAll(params.matchers, s.labels())) return;
       for (const auto& d : s.chunks) {
@@ -104,6 +132,8 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
         auto& entry = memory[s.fingerprint()];
         if (entry.labels.empty()) entry.labels = s.labels();
         entry.iterators.push_back(d.chunk->Iterator(opts));
+        entry.memory_iterators = entry.iterators.size();
+        stats_.ingester_chunks_matched++;
       }
     });
   }
@@ -127,7 +157,7 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
   auto mem_it = memory.begin();
   auto flush_memory_before = [&](Fingerprint fp, bool all) -> absl::Status {
     for (; mem_it != memory.end() && (all || mem_it->first < fp); ++mem_it) {
-      RETURN_IF_ERROR(MergeAndPush(mem_it->second, opts.direction, sink));
+      RETURN_IF_ERROR(MergeAndPush(mem_it->second, opts.direction, sink, stats_));
     }
     return absl::OkStatus();
   };
@@ -141,7 +171,8 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
       chunks += refs[end].chunks.size();
       ++end;
     }
-    ASSIGN_OR_RETURN(auto fetched, querier_->FetchChunks(tenant_, batch));
+    stats_.store_chunks_ref += static_cast<int64_t>(batch.size());
+    ASSIGN_OR_RETURN(auto fetched, querier_->FetchChunks(tenant_, batch, &stats_));
     size_t k = 0;
     for (size_t i = next; i < end; ++i) {
       auto& series = refs[i];
@@ -156,11 +187,36 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
         s.iterators.push_back(fetched[k]->Iterator(opts));
         s.store_chunks.push_back(std::move(fetched[k]));
       }
-      RETURN_IF_ERROR(MergeAndPush(s, opts.direction, sink));
+      RETURN_IF_ERROR(MergeAndPush(s, opts.direction, sink, stats_));
     }
     next = end;
   }
   return flush_memory_before(0, true);
+}
+
+void AddStats(const logql_engine::SourceStats& a, logql_engine::SourceStats& sum) {
+  auto add_chunk = [](const logql_engine::ChunkReadStats& x, logql_engine::ChunkReadStats& y) {
+    y.head_chunk_bytes += x.head_chunk_bytes;
+    y.head_chunk_lines += x.head_chunk_lines;
+    y.decompressed_bytes += x.decompressed_bytes;
+    y.decompressed_lines += x.decompressed_lines;
+    y.compressed_bytes += x.compressed_bytes;
+    y.total_duplicates += x.total_duplicates;
+  };
+  sum.ingester_total_reached = std::max(sum.ingester_total_reached, a.ingester_total_reached);
+  sum.ingester_chunks_matched += a.ingester_chunks_matched;
+  sum.ingester_batches += a.ingester_batches;
+  sum.ingester_lines_sent += a.ingester_lines_sent;
+  add_chunk(a.ingester_chunk, sum.ingester_chunk);
+  sum.store_chunks_ref += a.store_chunks_ref;
+  sum.store_chunks_downloaded += a.store_chunks_downloaded;
+  sum.store_download_time_ns += a.store_download_time_ns;
+  add_chunk(a.store_chunk, sum.store_chunk);
+  sum.chunk_cache_requests += a.chunk_cache_requests;
+  sum.chunk_cache_entries_requested += a.chunk_cache_entries_requested;
+  sum.chunk_cache_entries_found += a.chunk_cache_entries_found;
+  sum.chunk_cache_bytes_received += a.chunk_cache_bytes_received;
+  sum.chunk_cache_bytes_sent += a.chunk_cache_bytes_sent;
 }
 
 std::vector<std::string> SelectTenants(const std::vector<std::string>& tenants,
@@ -209,13 +265,19 @@ class TenantLabelSink : public logql_engine::EntrySink {
 absl::Status MultiTenantEntrySource::SelectLogs(const logql_engine::SelectParams& params,
                                                 logql_engine::EntrySink& sink) {
   if (tenants_.size() == 1) {
-    return TenantEntrySource(querier_, tenants_[0], limits_).SelectLogs(params, sink);
+    TenantEntrySource one(querier_, tenants_[0], limits_);
+    absl::Status st = one.SelectLogs(params, sink);
+    AddStats(one.stats(), stats_);
+    return st;
   }
   logql_engine::SelectParams own = params;
   std::vector<std::string> selected = SelectTenants(tenants_, own.matchers);
   for (const auto& tenant : selected) {
     TenantLabelSink labelled(tenant, sink);
-    RETURN_IF_ERROR(TenantEntrySource(querier_, tenant, limits_).SelectLogs(own, labelled));
+    TenantEntrySource one(querier_, tenant, limits_);
+    absl::Status st = one.SelectLogs(own, labelled);
+    AddStats(one.stats(), stats_);
+    RETURN_IF_ERROR(st);
   }
   return absl::OkStatus();
 }

@@ -31,11 +31,14 @@ class TenantEntrySource : public logql_engine::EntrySource {
 
   [[nodiscard]] absl::Status SelectLogs(const logql_engine::SelectParams& params,
                                         logql_engine::EntrySink& sink) override;
+  // What the SelectLogs calls so far read (for the response's stats).
+  const logql_engine::SourceStats& stats() const { return stats_; }
 
  private:
   Querier* querier_;
   std::string tenant_;
   SourceLimits limits_;
+  logql_engine::SourceStats stats_;
 };
 
 // The label a multi-tenant read adds to every stream (Loki's name).
@@ -52,12 +55,17 @@ class MultiTenantEntrySource : public logql_engine::EntrySource {
 
   [[nodiscard]] absl::Status SelectLogs(const logql_engine::SelectParams& params,
                                         logql_engine::EntrySink& sink) override;
+  const logql_engine::SourceStats& stats() const { return stats_; }
 
  private:
   Querier* querier_;
   std::vector<std::string> tenants_;
   SourceLimits limits_;
+  logql_engine::SourceStats stats_;
 };
+
+// sum += a.
+void AddStats(const logql_engine::SourceStats& a, logql_engine::SourceStats& sum);
 
 // Removes the `__tenant_id__` matchers from `matchers` and returns the tenants of `tenants`
 // they accept.

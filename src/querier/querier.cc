@@ -94,7 +94,10 @@ absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> Querier::FetchChunk(
 }
 
 absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::FetchChunks(
-    std::string_view tenant, std::span<const ChunkToFetch> chunks) {
+    std::string_view tenant, std::span<const ChunkToFetch> chunks,
+    logql_engine::SourceStats* stats) {
+  logql_engine::SourceStats ignored;
+  if (stats == nullptr) stats = &ignored;
   std::vector<std::shared_ptr<const chunk::MemChunk>> out(chunks.size());
   if (chunks.empty()) return out;
   if (store_ == nullptr) return absl::FailedPreconditionError("no object store configured");
@@ -108,6 +111,13 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
   if (chunk_cache_ != nullptr) {
     std::vector<std::string_view> views(keys.begin(), keys.end());
     cache::FetchResult hits = chunk_cache_->Fetch(views);
+    stats->chunk_cache_requests++;
+    stats->chunk_cache_entries_requested += static_cast<int64_t>(views.size());
+    stats->chunk_cache_entries_found += static_cast<int64_t>(hits.found_keys.size());
+    for (const auto& v : hits.values) {
+      stats->chunk_cache_bytes_received += static_cast<int64_t>(v.size());
+      stats->store_chunk.compressed_bytes += static_cast<int64_t>(v.size());
+    }
     StringMap<size_t> found;
     for (size_t i = 0; i < hits.found_keys.size(); ++i) found.emplace(hits.found_keys[i], i);
     for (size_t i = 0; i < keys.size(); ++i) {
@@ -133,6 +143,7 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
   // Fetch the misses in parallel; each task owns its slot of `bytes` and `errors`.
   std::vector<std::string> bytes(missing.size());
   std::vector<absl::Status> errors(missing.size());
+  const int64_t fetch_start = absl::GetCurrentTimeNanos();
   std::latch done(static_cast<std::ptrdiff_t>(missing.size()));
   for (size_t j = 0; j < missing.size(); ++j) {
     boost::asio::post(*fetch_pool_, [&, j] {
@@ -147,7 +158,10 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
     });
   }
   done.wait();
+  stats->store_download_time_ns += absl::GetCurrentTimeNanos() - fetch_start;
   for (const auto& e : errors) RETURN_IF_ERROR(e);
+  stats->store_chunks_downloaded += static_cast<int64_t>(missing.size());
+  for (const auto& b : bytes) stats->store_chunk.compressed_bytes += static_cast<int64_t>(b.size());
   if (chunk_cache_ != nullptr) {
     std::vector<std::string_view> store_keys, store_values;
     for (size_t j = 0; j < missing.size(); ++j) {
@@ -155,6 +169,7 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
       store_values.push_back(bytes[j]);
     }
     chunk_cache_->Store(store_keys, store_values);
+    for (const auto& v : store_values) stats->chunk_cache_bytes_sent += static_cast<int64_t>(v.size());
   }
   for (size_t j = 0; j < missing.size(); ++j) {
     ASSIGN_OR_RETURN(out[missing[j]], DecodeChunk(std::move(bytes[j]), keys[missing[j]]));

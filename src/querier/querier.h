@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "common/labels.h"
 #include "common/strings.h"
+#include "logql/engine/query.h"
 #include "logql/syntax/ast.h"
 #include "storage/chunk/memchunk.h"
 #include "indexgateway/index_client.h"
@@ -88,8 +89,10 @@ class Querier {
                                                                     const index::ChunkRef& ref);
   // Several chunks: one multi-get from the chunk cache, the misses fetched from the store in
   // parallel and written back to the cache. Results in the order of `chunks`.
+  // `stats` (optional) receives the store and chunk-cache counters.
   absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> FetchChunks(
-      std::string_view tenant, std::span<const ChunkToFetch> chunks);
+      std::string_view tenant, std::span<const ChunkToFetch> chunks,
+      logql_engine::SourceStats* stats = nullptr);
   ingester::Ingester* ingester() const { return ingester_; }
   const QuerierOptions& options() const { return options_; }
   bool UseIngesters(int64_t end_ns) const;

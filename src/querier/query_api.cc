@@ -91,6 +91,7 @@ void Serve(HttpRequest& req, HttpResponse& resp, Querier* q, bool auth_enabled,
   logql_engine::Engine engine(opts);
   MultiTenantEntrySource source(q, *tenants, source_limits);
   auto result = engine.Query(*query, source);
+  if (result.ok()) result->stats.source = source.stats();
   if (!result.ok()) {
     if (absl::IsDeadlineExceeded(result.status())) {
       return resp.Error(504,

@@ -71,6 +71,17 @@ class QueryApiTest(unittest.TestCase):
         values = json.loads(body)["data"]["result"][0]["values"]
         self.assertEqual([v[1] for v in values],
                          [f"flushed {i}" for i in range(5)] + [f"recent {i}" for i in range(5)])
+        # Loki's stats object with the ingester/store split.
+        stats = json.loads(body)["data"]["stats"]
+        self.assertEqual(stats["summary"]["totalLinesProcessed"], 10)
+        self.assertEqual(stats["ingester"]["totalReached"], 1)
+        self.assertEqual(stats["ingester"]["totalLinesSent"], 5)
+        self.assertEqual(stats["ingester"]["store"]["chunk"]["decompressedLines"], 5)
+        store = stats["querier"]["store"]
+        self.assertEqual(store["totalChunksRef"], 1)
+        self.assertEqual(store["chunk"]["decompressedLines"], 5)
+        self.assertGreater(store["chunk"]["compressedBytes"], 0)
+        self.assertEqual(store["totalChunksDownloaded"] + stats["cache"]["chunk"]["entriesFound"], 1)
         status, body, _ = self.get("/loki/api/v1/query", {
             "query": 'count_over_time({job="span"}[1h])', "time": "2024-01-01T00:30:00Z"})
         self.assertEqual(status, 200, body)

@@ -112,7 +112,54 @@ void AppendStats(std::string* out, const QueryStats& s) {
   AppendPromValue(out, secs);
   out->append(",\"queueTime\":0,\"subqueries\":0,\"totalEntriesReturned\":");
   AppendInt(out, s.total_entries_returned);
-  out->append("}}");
+  const SourceStats& src = s.source;
+  auto chunk = [out](const ChunkReadStats& c) {
+    out->append("{\"headChunkBytes\":");
+    AppendInt(out, c.head_chunk_bytes);
+    out->append(",\"headChunkLines\":");
+    AppendInt(out, c.head_chunk_lines);
+    out->append(",\"decompressedBytes\":");
+    AppendInt(out, c.decompressed_bytes);
+    out->append(",\"decompressedLines\":");
+    AppendInt(out, c.decompressed_lines);
+    out->append(",\"compressedBytes\":");
+    AppendInt(out, c.compressed_bytes);
+    out->append(",\"totalDuplicates\":");
+    AppendInt(out, c.total_duplicates);
+    out->append("}");
+  };
+  out->append("},\"querier\":{\"store\":{\"totalChunksRef\":");
+  AppendInt(out, src.store_chunks_ref);
+  out->append(",\"totalChunksDownloaded\":");
+  AppendInt(out, src.store_chunks_downloaded);
+  out->append(",\"chunksDownloadTime\":");
+  AppendInt(out, src.store_download_time_ns);
+  out->append(",\"chunk\":");
+  chunk(src.store_chunk);
+  out->append("}},\"ingester\":{\"totalReached\":");
+  AppendInt(out, src.ingester_total_reached);
+  out->append(",\"totalChunksMatched\":");
+  AppendInt(out, src.ingester_chunks_matched);
+  out->append(",\"totalBatches\":");
+  AppendInt(out, src.ingester_batches);
+  out->append(",\"totalLinesSent\":");
+  AppendInt(out, src.ingester_lines_sent);
+  out->append(",\"store\":{\"chunk\":");
+  chunk(src.ingester_chunk);
+  out->append("}},\"cache\":{\"chunk\":{\"entriesFound\":");
+  AppendInt(out, src.chunk_cache_entries_found);
+  out->append(",\"entriesRequested\":");
+  AppendInt(out, src.chunk_cache_entries_requested);
+  out->append(",\"entriesStored\":0,\"bytesReceived\":");
+  AppendInt(out, src.chunk_cache_bytes_received);
+  out->append(",\"bytesSent\":");
+  AppendInt(out, src.chunk_cache_bytes_sent);
+  out->append(",\"requests\":");
+  AppendInt(out, src.chunk_cache_requests);
+  out->append("},\"index\":{\"entriesFound\":0,\"entriesRequested\":0,\"entriesStored\":0,"
+              "\"bytesReceived\":0,\"bytesSent\":0,\"requests\":0},"
+              "\"result\":{\"entriesFound\":0,\"entriesRequested\":0,\"entriesStored\":0,"
+              "\"bytesReceived\":0,\"bytesSent\":0,\"requests\":0}}}");
 }
 
 }  // namespace

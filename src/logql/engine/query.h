@@ -82,12 +82,45 @@ struct Sample {
 enum class ResultType : uint8_t { kStreams, kMatrix, kVector, kScalar };
 std::string_view ResultTypeName(ResultType t);  // "streams", "matrix", "vector", "scalar"
 
-// Work done by one query (Loki's stats "summary" and store counters, simplified).
+// Chunk-level work of one data source (Loki's stats "chunk" objects).
+struct ChunkReadStats {
+  int64_t head_chunk_bytes = 0;    // bytes read from open (unflushed) chunks in memory
+  int64_t head_chunk_lines = 0;
+  int64_t decompressed_bytes = 0;  // line bytes decoded from chunks
+  int64_t decompressed_lines = 0;
+  int64_t compressed_bytes = 0;    // chunk objects fetched (store) or cut (ingester)
+  int64_t total_duplicates = 0;    // identical entries dropped in the merge
+};
+
+// What the data sources did for a query; filled by the source (the querier), rendered as
+// Loki's "querier", "ingester" and "cache" stats objects.
+struct SourceStats {
+  // Ingesters (recent data in memory).
+  int64_t ingester_total_reached = 0;
+  int64_t ingester_chunks_matched = 0;
+  int64_t ingester_batches = 0;
+  int64_t ingester_lines_sent = 0;
+  ChunkReadStats ingester_chunk;
+  // Object store.
+  int64_t store_chunks_ref = 0;
+  int64_t store_chunks_downloaded = 0;
+  int64_t store_download_time_ns = 0;
+  ChunkReadStats store_chunk;
+  // Chunk cache.
+  int64_t chunk_cache_requests = 0;
+  int64_t chunk_cache_entries_requested = 0;
+  int64_t chunk_cache_entries_found = 0;
+  int64_t chunk_cache_bytes_received = 0;
+  int64_t chunk_cache_bytes_sent = 0;
+};
+
+// Work done by one query (Loki's stats "summary" plus the sources' counters).
 struct QueryStats {
   int64_t exec_time_ns = 0;
   int64_t total_lines_processed = 0;   // entries the pipeline saw
   int64_t total_bytes_processed = 0;   // their line bytes
   int64_t total_entries_returned = 0;  // entries (log queries) or points (metric queries)
+  SourceStats source;
 };
 
 struct QueryResult {
