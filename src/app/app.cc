@@ -353,6 +353,7 @@ void App::RegisterModules() {
                          NewCacheFor(config_.chunk_store_config.write_dedupe_cache_config,
                                      "write-dedupe",
                                      "chunk_store_config.write_dedupe_cache_config"));
+        ASSIGN_OR_RETURN(options.chunk_cache, ChunkCache());
         auto* rc = runtime_config_;
         auto ing = std::make_unique<ingester::Ingester>(
             std::move(options), store_,
@@ -425,9 +426,7 @@ void App::RegisterModules() {
         }
         o.max_parallel_get_chunk = config_.storage_config.max_parallel_get_chunk;
         o.multi_tenant_queries_enabled = config_.querier.multi_tenant_queries_enabled;
-        ASSIGN_OR_RETURN(std::shared_ptr<cache::Cache> chunk_cache,
-                         NewCacheFor(config_.chunk_store_config.chunk_cache_config, "chunks",
-                                     "chunk_store_config.chunk_cache_config"));
+        ASSIGN_OR_RETURN(auto chunk_cache, ChunkCache());
         auto q = std::make_unique<querier::Querier>(o, ingester_, std::move(index), store_,
                                                     std::move(chunk_cache));
         querier::RegisterMetadataRoutes(http_->router(), config_.server.http_path_prefix, q.get(),
@@ -488,6 +487,15 @@ void App::RegisterModules() {
   modules_.RegisterGroup("write", {"distributor", "ingester"}, /*lenient=*/false);
   modules_.RegisterGroup("backend", {"query-scheduler", "index-gateway", "compactor", "ruler"},
                          /*lenient=*/false);
+}
+
+absl::StatusOr<std::shared_ptr<cache::Cache>> App::ChunkCache() {
+  if (!chunk_cache_created_) {
+    ASSIGN_OR_RETURN(chunk_cache_, NewCacheFor(config_.chunk_store_config.chunk_cache_config,
+                                               "chunks", "chunk_store_config.chunk_cache_config"));
+    chunk_cache_created_ = true;
+  }
+  return chunk_cache_;
 }
 
 std::shared_ptr<indexgateway::StoreIndexClient> App::LocalIndex() {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "app/module_manager.h"
 #include "config/config.h"
 
@@ -26,6 +27,9 @@ class RuntimeConfigManager;
 }
 namespace norn::indexgateway {
 class StoreIndexClient;
+}
+namespace norn::cache {
+class Cache;
 }
 namespace norn::ingester {
 class Ingester;
@@ -68,6 +72,9 @@ class App {
   // The in-process index reader over the object store, shared by the querier and the index
   // gateway of this process (created on first use).
   std::shared_ptr<indexgateway::StoreIndexClient> LocalIndex();
+  // chunk_store_config.chunk_cache_config, shared by the querier (reads) and the ingester
+  // (write-back on flush); null when none is configured.
+  absl::StatusOr<std::shared_ptr<cache::Cache>> ChunkCache();
 
   config::Config config_;
   ModuleManager modules_;
@@ -82,6 +89,8 @@ class App {
   grpcserver::GrpcServer* grpc_ = nullptr;
   StoreService* store_service_ = nullptr;
   std::shared_ptr<indexgateway::StoreIndexClient> local_index_;
+  std::shared_ptr<cache::Cache> chunk_cache_;
+  bool chunk_cache_created_ = false;
 };
 
 }  // namespace norn::app

@@ -130,8 +130,8 @@ absl::StatusOr<std::unique_ptr<RemoteIndexClient>> RemoteIndexClient::Create(
 
 void RemoteIndexClient::Prepare(grpc::ClientContext& ctx) const {
   ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(options_.timeout));
-  // Wait for a gateway that is starting (or restarting) instead of failing at once.
-  ctx.set_wait_for_ready(true);
+  // No wait_for_ready: with the gateway down a query fails at once (503) instead of hanging
+  // until the deadline; clients and the frontend retry.
 }
 
 absl::StatusOr<std::vector<std::string>> RemoteIndexClient::LabelNames(

@@ -495,9 +495,11 @@ absl::Status Ingester::PutWithRetry(const std::string& key, std::string_view dat
   // Chunk keys name their content (fingerprint, bounds, checksum): one already written by a
   // replica is the same object.
   cache::Cache* dedupe = options_.write_dedupe_cache.get();
-  const bool is_chunk = dedupe != nullptr && key.find("/chunks/") != std::string::npos;
-  if (is_chunk) {
-    std::string_view k = key;
+  const bool is_chunk = key.find("/chunks/") != std::string::npos;
+  // Prefixed so a memcached shared with the chunk cache never mixes markers and chunks.
+  const std::string dedupe_key = is_chunk && dedupe != nullptr ? "dedupe:" + key : std::string();
+  if (!dedupe_key.empty()) {
+    std::string_view k = dedupe_key;
     if (!dedupe->Fetch(std::span<const std::string_view>(&k, 1)).found_keys.empty()) {
       return absl::OkStatus();
     }
@@ -507,11 +509,17 @@ absl::Status Ingester::PutWithRetry(const std::string& key, std::string_view dat
   for (int attempt = 0; attempt <= options_.flush_max_retries; ++attempt) {
     st = store_->Put(key, data);
     if (st.ok()) {
-      if (is_chunk) {
-        std::string_view k = key;
+      if (!dedupe_key.empty()) {
+        std::string_view k = dedupe_key;
         std::string_view v = "1";
         dedupe->Store(std::span<const std::string_view>(&k, 1),
                       std::span<const std::string_view>(&v, 1));
+      }
+      // Write back: the chunk is likely to be queried soon (as Loki's flush does).
+      if (is_chunk && options_.chunk_cache != nullptr) {
+        std::string_view k = key;
+        options_.chunk_cache->Store(std::span<const std::string_view>(&k, 1),
+                                    std::span<const std::string_view>(&data, 1));
       }
       return st;
     }
@@ -615,7 +623,9 @@ absl::Status Ingester::UploadChunks(std::vector<std::pair<std::string, Stream*>>
           ref.checksum = static_cast<uint32_t>(XXH3_64bits(encoded->data(), encoded->size()));
           ref.size_bytes = static_cast<uint32_t>(encoded->size());
           ref.entries = static_cast<uint32_t>(stats.entries);
-          ref.uncompressed_bytes = stats.raw_bytes;
+          // Line bytes, what /index/stats and volume report (Loki reports KB-rounded line
+          // bytes per chunk; Norn keeps the exact sum).
+          ref.uncompressed_bytes = stats.line_bytes;
           st = PutWithRetry(
               index::ChunkObjectKey(tenant, s->fingerprint(), from, through, ref.checksum),
               *encoded);

@@ -80,6 +80,8 @@ struct IngesterOptions {
   // chunk_store_config.write_dedupe_cache_config: chunk objects already written (by this
   // ingester or a replica holding the identical chunk) are not uploaded again. May be null.
   std::shared_ptr<cache::Cache> write_dedupe_cache;
+  // chunk_store_config.chunk_cache_config: flushed chunks are written to it too. May be null.
+  std::shared_ptr<cache::Cache> chunk_cache;
 
   static absl::StatusOr<IngesterOptions> FromConfig(const config::Config& cfg);
 };

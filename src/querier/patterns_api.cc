@@ -67,14 +67,19 @@ void Serve(HttpRequest& req, HttpResponse& resp, Querier* q, bool auth_enabled) 
   }
   std::string_view query = req.Param("query");
   if (query.empty()) return resp.Error(400, "query parameter is required");
-  auto log = logql::syntax::ParseLogSelector(query);
-  if (!log.ok()) return WriteError(log.status(), resp);
+  // A stream selector only, as Loki's patterns API takes (a pipeline would be ignored).
+  auto matchers = logql::syntax::ParseMatchers(query);
+  if (!matchers.ok()) return WriteError(matchers.status(), resp);
   pattern::PatternQuery pq;
   pq.start_ns = range->start_ns;
   pq.end_ns = range->end_ns;
   if (req.HasParam("step") && !req.Param("step").empty()) {
     auto step = logql_engine::ParseSecondsOrDuration(req.Param("step"));
     if (!step.ok()) return WriteError(step.status(), resp);
+    if (*step <= 0) {
+      return resp.Error(400, "zero or negative query resolution step widths are not accepted. "
+                             "Try a positive integer");
+    }
     pq.step_ns = *step;
   }
   absl::Status valid = pattern::ValidatePatternStep(
@@ -82,7 +87,7 @@ void Serve(HttpRequest& req, HttpResponse& resp, Querier* q, bool auth_enabled) 
   if (!valid.ok()) return WriteError(valid, resp);
 
   logql_engine::SelectParams params;
-  params.matchers = log->matchers;
+  params.matchers = *std::move(matchers);
   params.start_ns = range->start_ns;
   params.end_ns = range->end_ns;
   params.direction = logql_engine::Direction::kForward;

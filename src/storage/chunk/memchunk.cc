@@ -123,6 +123,7 @@ absl::StatusOr<AppendResult> MemChunk::Append(int64_t timestamp_ns, std::string_
   }
   head_.push_back(e);
   head_bytes_ += bytes;
+  line_bytes_ += line.size();
   ++entries_;
   if (head_bytes_ >= options_.block_size || head_.size() >= kMaxBlockEntries) {
     RETURN_IF_ERROR(CutHead());
@@ -219,6 +220,7 @@ ChunkStats MemChunk::Stats() const {
   ChunkStats s;
   s.entries = entries_;
   s.raw_bytes = raw_block_bytes_ + head_bytes_;
+  s.line_bytes = line_bytes_;
   s.compressed_bytes = compressed_bytes_;
   for (const auto& b : blocks_)
     s.filter_bytes += b->filter().ByteSize();

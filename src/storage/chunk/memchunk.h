@@ -63,6 +63,7 @@ enum class Direction { kForward, kBackward };
 struct ChunkStats {
   uint64_t entries = 0;
   uint64_t raw_bytes = 0;         // uncompressed block bytes plus head line+metadata bytes
+  uint64_t line_bytes = 0;        // sum of appended line lengths (0 for decoded chunks)
   uint64_t compressed_bytes = 0;  // compressed bytes of cut blocks
   uint64_t filter_bytes = 0;      // token filter bit arrays of cut blocks
   uint32_t blocks = 0;            // cut blocks (not counting the head)
@@ -201,6 +202,7 @@ class MemChunk {
   size_t compressed_bytes_ = 0;
   uint64_t raw_block_bytes_ = 0;
   uint64_t entries_ = 0;
+  uint64_t line_bytes_ = 0;  // Appended line bytes (not known for decoded chunks).
 
   std::string head_arena_;
   std::vector<HeadEntry> head_;
