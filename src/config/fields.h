@@ -230,7 +230,7 @@ void BackoffConfig::Fields(V& v) {
   v.Field("min_period", &S::min_period, {.doc = "First retry delay.", .flag = "min-backoff"});
   v.Field("max_period", &S::max_period, {.doc = "Largest retry delay.", .flag = "max-backoff"});
   v.Field("max_retries", &S::max_retries,
-          {.doc = "Retries before a request fails.", .flag = "max-retries"});
+          {.doc = "Attempts (the first included) before a request fails.", .flag = "max-retries"});
 }
 
 template <class V>
@@ -258,9 +258,9 @@ void S3Config::Fields(V& v) {
            .flag = "s3.force-path-style"});
   v.Field(
       "bucketnames", &S::bucketnames,
-      {.doc = "Comma-separated bucket names; chunks are spread over them.", .flag = "s3.buckets"});
+      {.doc = "Comma-separated bucket names; Norn uses the first.", .flag = "s3.buckets"});
   v.Field("endpoint", &S::endpoint,
-          {.doc = "S3 endpoint (host[:port]) for S3-compatible stores; empty = AWS.",
+          {.doc = "S3 endpoint (host[:port] or URL) for S3-compatible stores; empty = AWS.",
            .flag = "s3.endpoint"});
   v.Field("region", &S::region, {.doc = "AWS region.", .flag = "s3.region"});
   v.Field("access_key_id", &S::access_key_id,
