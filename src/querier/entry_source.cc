@@ -24,12 +24,64 @@ struct StreamIterators {
   size_t memory_iterators = 0;  // iterators[0, memory_iterators) read ingester chunks
 };
 
+// Entries of one stream collected for one Push: lines and metadata are copied into reused
+// buffers because an iterator's views die when it advances, and pushing a batch instead of
+// single entries lets the engine do its per-stream work (label hashing, state look-up) once per
+// batch.
+class EntryBatch {
+ public:
+  static constexpr size_t kMaxEntries = 512;
+  static constexpr size_t kMaxBytes = 1 << 20;
+
+  void Add(const chunk::EntryView& e) {
+    Pending p;
+    p.ts = e.timestamp_ns;
+    p.line_off = bytes_.size();
+    p.line_len = e.line.size();
+    bytes_.append(e.line);
+    p.md_off = metadata_.size();
+    for (const auto& m : e.metadata) {
+      metadata_.push_back(Label{std::string(m.name), std::string(m.value)});
+    }
+    p.md_len = metadata_.size() - p.md_off;
+    pending_.push_back(p);
+  }
+  bool full() const { return pending_.size() >= kMaxEntries || bytes_.size() >= kMaxBytes; }
+  bool empty() const { return pending_.empty(); }
+
+  // Pushes and clears; returns the sink's answer.
+  bool Flush(const Labels& labels, logql_engine::EntrySink& sink) {
+    refs_.clear();
+    for (const Pending& p : pending_) {
+      refs_.push_back(logql_engine::EntryRef{
+          p.ts, std::string_view(bytes_).substr(p.line_off, p.line_len),
+          std::span<const Label>(metadata_).subspan(p.md_off, p.md_len)});
+    }
+    bool more = sink.Push(labels, refs_);
+    pending_.clear();
+    bytes_.clear();
+    metadata_.clear();
+    return more;
+  }
+
+ private:
+  struct Pending {
+    int64_t ts;
+    size_t line_off, line_len, md_off, md_len;
+  };
+  std::vector<Pending> pending_;
+  std::string bytes_;
+  std::vector<Label> metadata_;
+  std::vector<logql_engine::EntryRef> refs_;
+};
+
 // Merges one stream's chunk iterators in direction order, dropping identical entries, and
-// pushes them to the sink one at a time (a view is valid only until its iterator advances).
-// Duplicates can only come from different chunks (a chunk holds no exact duplicates), so the
-// merge remembers a hash of each line at the current timestamp instead of copying it.
+// pushes them to the sink in batches. Duplicates can only come from different chunks (a chunk
+// holds no exact duplicates), so the merge remembers a hash of each line at the current
+// timestamp instead of copying it.
 absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction,
-                          logql_engine::EntrySink& sink, logql_engine::SourceStats& stats) {
+                          logql_engine::EntrySink& sink, logql_engine::SourceStats& stats,
+                          EntryBatch& batch) {
   const bool forward = direction == chunk::Direction::kForward;
   struct Source {
     chunk::ChunkIterator* it;
@@ -52,7 +104,6 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction,
   int64_t last_ts = 0;
   bool have_last = false;
   std::vector<uint64_t> hashes_at_last_ts;
-  std::vector<Label> metadata;
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);
     Source src = heap.back();
@@ -80,14 +131,8 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction,
     } else {
       if (heap.size() > 1) hashes_at_last_ts.push_back(hash);
       if (src.from_memory) stats.ingester_lines_sent++;
-      metadata.clear();
-      for (const auto& m : e.metadata) {
-        metadata.push_back(Label{std::string(m.name), std::string(m.value)});
-      }
-      logql_engine::EntryRef ref{e.timestamp_ns, e.line, metadata};
-      if (!sink.Push(s.labels, std::span<const logql_engine::EntryRef>(&ref, 1))) {
-        return absl::OkStatus();
-      }
+      batch.Add(e);
+      if (batch.full() && !batch.Flush(s.labels, sink)) return absl::OkStatus();
     }
     if (src.it->Next()) {
       std::push_heap(heap.begin(), heap.end(), later);
@@ -96,6 +141,7 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction,
       heap.pop_back();
     }
   }
+  if (!batch.empty()) batch.Flush(s.labels, sink);
   return absl::OkStatus();
 }
 
@@ -154,10 +200,11 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
   // Store chunks are fetched a batch of series at a time (bounded memory, parallel fetches),
   // and each stream is merged with its ingester chunks and pushed before the next batch.
   constexpr size_t kChunksPerBatch = 64;
+  EntryBatch entries;
   auto mem_it = memory.begin();
   auto flush_memory_before = [&](Fingerprint fp, bool all) -> absl::Status {
     for (; mem_it != memory.end() && (all || mem_it->first < fp); ++mem_it) {
-      RETURN_IF_ERROR(MergeAndPush(mem_it->second, opts.direction, sink, stats_));
+      RETURN_IF_ERROR(MergeAndPush(mem_it->second, opts.direction, sink, stats_, entries));
     }
     return absl::OkStatus();
   };
@@ -187,7 +234,7 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
         s.iterators.push_back(fetched[k]->Iterator(opts));
         s.store_chunks.push_back(std::move(fetched[k]));
       }
-      RETURN_IF_ERROR(MergeAndPush(s, opts.direction, sink, stats_));
+      RETURN_IF_ERROR(MergeAndPush(s, opts.direction, sink, stats_, entries));
     }
     next = end;
   }

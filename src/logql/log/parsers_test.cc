@@ -193,6 +193,11 @@ TEST(LogfmtParserTest, ContinueOnErrorAndDropEmpty) {
   EXPECT_EQ(r.labels.Get("c"), "2");
   EXPECT_FALSE(r.labels.Has("d"));
   EXPECT_EQ(r.labels.Get("__error__"), "LogfmtParserErr");
+  // Bare keys have an empty value: dropped too (Loki 3 without --keep-empty).
+  r = RunStage(p, "tenant b line x=1");
+  EXPECT_FALSE(r.labels.Has("tenant"));
+  EXPECT_FALSE(r.labels.Has("b"));
+  EXPECT_EQ(r.labels.Get("x"), "1");
 }
 
 TEST(LogfmtExpressionParserTest, Selected) {
