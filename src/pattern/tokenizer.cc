@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "logql/log/utf8.h"
+
 namespace norn::pattern::internal {
 namespace {
 
@@ -103,24 +105,6 @@ bool IsVariableLogfmtKey(std::string_view key) {
          EqualFoldAscii(key, "time") || EqualFoldAscii(key, "timestamp");
 }
 
-void AppendUtf8(char32_t r, std::string* out) {
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
-}
-
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -174,7 +158,7 @@ bool Unquote(std::string_view body, std::string* out) {
           } else if (r >= 0xDC00 && r <= 0xDFFF) {
             r = 0xFFFD;
           }
-          AppendUtf8(r, out);
+          logql_log::utf8::Append(out, r);
           break;
         }
         default:
@@ -191,7 +175,7 @@ bool Unquote(std::string_view body, std::string* out) {
     size_t width;
     char32_t r = DecodeRune(body, i, &width);
     if (r == 0xFFFD && width == 1) {
-      AppendUtf8(0xFFFD, out);
+      logql_log::utf8::Append(out, 0xFFFD);
     } else {
       out->append(body.substr(i, width));
     }

@@ -7,6 +7,12 @@
 
 #include <xxhash.h>
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "ingester/ingester.h"
@@ -15,14 +21,7 @@
 #include "storage/index/object_key.h"
 
 namespace norn::querier {
-namespace {
-
-struct StreamIterators {
-  Labels labels;
-  std::vector<std::shared_ptr<const chunk::MemChunk>> store_chunks;  // Keep decoded chunks alive.
-  std::vector<std::unique_ptr<chunk::ChunkIterator>> iterators;
-  size_t memory_iterators = 0;  // iterators[0, memory_iterators) read ingester chunks
-};
+namespace internal {
 
 // Entries of one stream collected for one Push: lines and metadata are copied into reused
 // buffers because an iterator's views die when it advances, and pushing a batch instead of
@@ -49,8 +48,8 @@ class EntryBatch {
   bool full() const { return pending_.size() >= kMaxEntries || bytes_.size() >= kMaxBytes; }
   bool empty() const { return pending_.empty(); }
 
-  // Pushes and clears; returns the sink's answer.
-  bool Flush(const Labels& labels, logql_engine::EntrySink& sink) {
+  // Pushes to the sink and clears; returns the sink's answer.
+  bool PushTo(const Labels& labels, logql_engine::EntrySink& sink) {
     refs_.clear();
     for (const Pending& p : pending_) {
       refs_.push_back(logql_engine::EntryRef{
@@ -58,10 +57,13 @@ class EntryBatch {
           std::span<const Label>(metadata_).subspan(p.md_off, p.md_len)});
     }
     bool more = sink.Push(labels, refs_);
+    Clear();
+    return more;
+  }
+  void Clear() {
     pending_.clear();
     bytes_.clear();
     metadata_.clear();
-    return more;
   }
 
  private:
@@ -75,13 +77,30 @@ class EntryBatch {
   std::vector<logql_engine::EntryRef> refs_;
 };
 
+}  // namespace internal
+
+namespace {
+
+using internal::EntryBatch;
+
+struct StreamIterators {
+  Labels labels;
+  std::vector<std::shared_ptr<const chunk::MemChunk>> store_chunks;  // Keep decoded chunks alive.
+  std::vector<std::unique_ptr<chunk::ChunkIterator>> iterators;
+  size_t memory_iterators = 0;  // iterators[0, memory_iterators) read ingester chunks
+};
+
+
 // Merges one stream's chunk iterators in direction order, dropping identical entries, and
 // pushes them to the sink in batches. Duplicates can only come from different chunks (a chunk
 // holds no exact duplicates), so the merge remembers a hash of each line at the current
 // timestamp instead of copying it.
-absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction,
-                          logql_engine::EntrySink& sink, logql_engine::SourceStats& stats,
-                          EntryBatch& batch) {
+// `emit(labels, batch)` hands a full batch on (and leaves `batch` empty and reusable); it
+// returns false when the stream's entries are no longer wanted.
+using EmitFn = absl::FunctionRef<bool(const Labels&, EntryBatch&)>;
+
+absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn emit,
+                          logql_engine::SourceStats& stats, EntryBatch& batch) {
   const bool forward = direction == chunk::Direction::kForward;
   struct Source {
     chunk::ChunkIterator* it;
@@ -132,7 +151,7 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction,
       if (heap.size() > 1) hashes_at_last_ts.push_back(hash);
       if (src.from_memory) stats.ingester_lines_sent++;
       batch.Add(e);
-      if (batch.full() && !batch.Flush(s.labels, sink)) return absl::OkStatus();
+      if (batch.full() && !emit(s.labels, batch)) return absl::OkStatus();
     }
     if (src.it->Next()) {
       std::push_heap(heap.begin(), heap.end(), later);
@@ -141,14 +160,116 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction,
       heap.pop_back();
     }
   }
-  if (!batch.empty()) batch.Flush(s.labels, sink);
+  if (!batch.empty()) emit(s.labels, batch);
   return absl::OkStatus();
 }
+
+// Hands batches from the reader thread (chunk fetch, decompression, merge) to the engine
+// thread (pipeline, aggregation), so a query uses two cores. Bounded: the reader waits when
+// kDepth batches are queued. Batches are recycled through a free list.
+class BatchPipe {
+ public:
+  static constexpr size_t kDepth = 8;
+
+  struct Item {
+    std::shared_ptr<const Labels> labels;
+    size_t stream = 0;
+    std::unique_ptr<EntryBatch> batch;
+  };
+
+  // Reader side. Moves `batch`'s contents into the pipe; false when the engine wants no more
+  // of `stream` or the pipe is closed.
+  bool Send(const std::shared_ptr<const Labels>& labels, size_t stream, EntryBatch& batch) {
+    std::unique_lock lock(mu_);
+    can_send_.wait(lock, [&] { return queue_.size() < kDepth || closed_; });
+    if (closed_) return false;
+    if (stream < stopped_.size() && stopped_[stream]) return false;
+    std::unique_ptr<EntryBatch> fresh;
+    if (!free_.empty()) {
+      fresh = std::move(free_.back());
+      free_.pop_back();
+    } else {
+      fresh = std::make_unique<EntryBatch>();
+    }
+    std::swap(*fresh, batch);  // `batch` becomes the recycled (empty) one
+    queue_.push_back(Item{labels, stream, std::move(fresh)});
+    can_receive_.notify_one();
+    return true;
+  }
+  bool Stopped(size_t stream) {
+    std::lock_guard lock(mu_);
+    return closed_ || (stream < stopped_.size() && stopped_[stream]);
+  }
+  void FinishSending() {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    can_receive_.notify_one();
+  }
+
+  // Engine side: pushes every batch to the sink until the reader is done.
+  void Drain(logql_engine::EntrySink& sink) {
+    while (true) {
+      Item item;
+      {
+        std::unique_lock lock(mu_);
+        can_receive_.wait(lock, [&] { return !queue_.empty() || done_; });
+        if (queue_.empty()) return;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+        can_send_.notify_one();
+      }
+      bool more = item.batch->PushTo(*item.labels, sink);
+      std::lock_guard lock(mu_);
+      if (!more) {
+        if (stopped_.size() <= item.stream) stopped_.resize(item.stream + 1, false);
+        stopped_[item.stream] = true;
+      }
+      free_.push_back(std::move(item.batch));
+    }
+  }
+  // Engine side gave up (error): unblock the reader.
+  void Close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    can_send_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable can_send_, can_receive_;
+  std::deque<Item> queue_;
+  std::vector<std::unique_ptr<EntryBatch>> free_;
+  std::vector<bool> stopped_;
+  bool done_ = false;
+  bool closed_ = false;
+};
 
 }  // namespace
 
 absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& params,
                                            logql_engine::EntrySink& sink) {
+  BatchPipe pipe;
+  absl::Status read_status;
+  std::thread reader([&] {
+    // One shared copy of a stream's labels, made on its first batch (stream numbers are
+    // unique within the query and come in order).
+    size_t current = SIZE_MAX;
+    std::shared_ptr<const Labels> shared;
+    read_status = Read(params, [&](const Labels& labels, size_t stream, internal::EntryBatch& batch) {
+      if (stream != current) {
+        shared = std::make_shared<const Labels>(labels);
+        current = stream;
+      }
+      return pipe.Send(shared, stream, batch);
+    });
+    pipe.FinishSending();
+  });
+  pipe.Drain(sink);
+  reader.join();
+  return read_status;
+}
+
+absl::Status TenantEntrySource::Read(const logql_engine::SelectParams& params, const EmitToPipe& emit_to) {
   if (limits_.max_streams_matchers_per_query > 0 &&
       params.matchers.size() > static_cast<size_t>(limits_.max_streams_matchers_per_query)) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -201,10 +322,14 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
   // and each stream is merged with its ingester chunks and pushed before the next batch.
   constexpr size_t kChunksPerBatch = 64;
   EntryBatch entries;
+  size_t stream_no = 0;
   auto mem_it = memory.begin();
   auto flush_memory_before = [&](Fingerprint fp, bool all) -> absl::Status {
     for (; mem_it != memory.end() && (all || mem_it->first < fp); ++mem_it) {
-      RETURN_IF_ERROR(MergeAndPush(mem_it->second, opts.direction, sink, stats_, entries));
+      const size_t id = stream_no++;
+      RETURN_IF_ERROR(MergeAndPush(
+          mem_it->second, opts.direction,
+          [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); }, stats_, entries));
     }
     return absl::OkStatus();
   };
@@ -234,7 +359,10 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
         s.iterators.push_back(fetched[k]->Iterator(opts));
         s.store_chunks.push_back(std::move(fetched[k]));
       }
-      RETURN_IF_ERROR(MergeAndPush(s, opts.direction, sink, stats_, entries));
+      const size_t id = stream_no++;
+      RETURN_IF_ERROR(MergeAndPush(
+          s, opts.direction, [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); },
+          stats_, entries));
     }
     next = end;
   }

@@ -8,6 +8,7 @@
 // One instance per query; SelectLogs may run concurrently on different instances.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@
 namespace norn::querier {
 
 class Querier;
+namespace internal {
+class EntryBatch;
+}
 
 // Per-query limits a source enforces with Loki's messages (0 = no limit).
 struct SourceLimits {
@@ -34,7 +38,15 @@ class TenantEntrySource : public logql_engine::EntrySource {
   // What the SelectLogs calls so far read (for the response's stats).
   const logql_engine::SourceStats& stats() const { return stats_; }
 
+  // `emit(labels, stream number, batch)` takes a batch's entries (leaving it empty) and
+  // returns false when that stream is no longer wanted.
+  using EmitToPipe = std::function<bool(const Labels&, size_t, internal::EntryBatch&)>;
+
  private:
+  // The reader half of SelectLogs (run on its own thread): finds, fetches, decodes and merges
+  // the selected streams; the calling thread runs the engine's sink meanwhile.
+  absl::Status Read(const logql_engine::SelectParams& params, const EmitToPipe& emit);
+
   Querier* querier_;
   std::string tenant_;
   SourceLimits limits_;
