@@ -242,9 +242,14 @@ namespace {
 class JsonWalk {
  public:
   JsonWalk(JsonScanner* s, LabelsBuilder* lbs, std::string* prefix, std::string* name,
-           std::string* key_buf, std::string* val_buf)
+           std::string* key_buf, std::string* val_buf, JsonParser::KeyCache* cache)
       : s_(*s), lbs_(*lbs), prefix_(*prefix), name_(*name), key_buf_(*key_buf),
-        val_buf_(*val_buf), hints_(lbs->hints()) {}
+        val_buf_(*val_buf), hints_(lbs->hints()), cache_(*cache) {
+    if (cache_.hints != &hints_) {
+      cache_.keys.clear();
+      cache_.hints = &hints_;
+    }
+  }
 
   // s_.p at '{'.
   bool Object(int depth) {
@@ -279,6 +284,28 @@ class JsonWalk {
   // Builds the label name for `key` at the current prefix into name_. Returns false when the
   // label is not wanted (or has no name).
   bool LabelName(std::string_view key) {
+    if (prefix_.empty()) {
+      auto it = cache_.keys.find(key);
+      if (it == cache_.keys.end() && cache_.keys.size() < kMaxCachedKeys) {
+        JsonParser::KeyInfo info;
+        AppendSanitizedKey(&info.name, key, true);
+        if (!info.name.empty()) {
+          info.want = hints_.ShouldExtract(info.name);
+          info.name_ext = info.name;
+          info.name_ext.append(kDuplicateSuffix);
+          info.want_ext = hints_.ShouldExtract(info.name_ext);
+        }
+        it = cache_.keys.emplace(std::string(key), std::move(info)).first;
+      }
+      if (it != cache_.keys.end()) {
+        const JsonParser::KeyInfo& info = it->second;
+        if (info.name.empty()) return false;
+        const bool clash = lbs_.BaseHas(info.name);
+        if (!(clash ? info.want_ext : info.want)) return false;
+        name_.assign(clash ? info.name_ext : info.name);
+        return true;
+      }
+    }
     name_.clear();
     if (prefix_.empty()) {
       AppendSanitizedKey(&name_, key, true);
@@ -359,6 +386,8 @@ class JsonWalk {
   std::string& key_buf_;
   std::string& val_buf_;
   const ParserHints& hints_;
+  JsonParser::KeyCache& cache_;
+  static constexpr size_t kMaxCachedKeys = 1024;
 };
 
 }  // namespace
@@ -374,7 +403,7 @@ bool JsonParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) {
     return true;
   }
   prefix_.clear();
-  JsonWalk walk(&s, lbs, &prefix_, &name_, &key_buf_, &val_buf_);
+  JsonWalk walk(&s, lbs, &prefix_, &name_, &key_buf_, &val_buf_, &key_cache_);
   if (!walk.Object(0)) {
     lbs->SetErr(kErrJson);
     lbs->SetErrorDetails(err_);

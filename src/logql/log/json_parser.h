@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/strings.h"
 #include "logql/log/stage.h"
 
 namespace norn::logql_log {
@@ -41,6 +42,24 @@ class JsonParser : public Stage {
   std::string key_buf_;
   std::string val_buf_;
   std::string err_;
+
+ public:
+  // Top-level keys seen before: their sanitised label names and whether the query wants them
+  // (with and without the `_extracted` suffix), so a line's keys cost one look-up each instead
+  // of sanitising and consulting the hints every time. Bounded; valid for one ParserHints.
+  struct KeyInfo {
+    std::string name;
+    std::string name_ext;
+    bool want = false;
+    bool want_ext = false;
+  };
+  struct KeyCache {
+    const void* hints = nullptr;
+    StringMap<KeyInfo> keys;
+  };
+
+ private:
+  KeyCache key_cache_;
 };
 
 // One `json` parameter: label name and the path expression text.
