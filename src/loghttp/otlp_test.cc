@@ -119,9 +119,11 @@ TEST(OtlpTest, ProtobufMappingMatchesLoki) {
                                    "trace_id=0102030405060708090a0b0c0d0e0fff",
                                    "span_id=aabbccdd00112233"};
   want.insert(want.end(), kResourceAndScopeMetadata.begin(), kResourceAndScopeMetadata.end());
+  want.push_back("detected_level=error");  // from severity_number 17
   EXPECT_EQ(flat[0].metadata, want);
   EXPECT_EQ(flat[1].ts, 1700000000000000005);
   EXPECT_EQ(flat[1].line, "second");
+  // No severity and nothing level-like in "second": no detected_level.
   EXPECT_EQ(flat[1].metadata, kResourceAndScopeMetadata);
   EXPECT_EQ(req->entry_count(), 2u);
 }
@@ -243,7 +245,24 @@ TEST(OtlpTest, JsonValueForms) {
   EXPECT_EQ(flat[0].line, "json: unsupported value: NaN");
   EXPECT_THAT(flat[0].metadata,
               ElementsAre("d=0.25", "b=aGkh", "arr=[3,false]",
-                          "empty=", "key_x=\xc3\xa9\xf0\x9f\x98\x80", "severity_number=13"));
+                          "empty=", "key_x=\xc3\xa9\xf0\x9f\x98\x80", "severity_number=13",
+                          "detected_level=warn"));
+}
+
+TEST(OtlpTest, DetectedLevelFromTextOrLine) {
+  auto req = DecodeOtlpJson(R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[
+      {"timeUnixNano":1,"severityText":"Warning","body":{"stringValue":"disk low"}},
+      {"timeUnixNano":2,"body":{"stringValue":"level=debug msg=x"}},
+      {"timeUnixNano":3,"body":{"stringValue":"x"},
+       "attributes":[{"key":"detected_level","value":{"stringValue":"info"}}]}]}]}]})",
+                            OtlpConfig::Default(), kNow);
+  ASSERT_TRUE(req.ok()) << req.status();
+  auto flat = Flatten(*req);
+  ASSERT_EQ(flat.size(), 3u);
+  EXPECT_THAT(flat[0].metadata, ::testing::Contains("detected_level=warn"));
+  EXPECT_THAT(flat[1].metadata, ElementsAre("detected_level=debug"));
+  // An existing detected_level is kept as sent.
+  EXPECT_THAT(flat[2].metadata, ElementsAre("detected_level=info"));
 }
 
 TEST(OtlpTest, NormalizeLabelNames) {

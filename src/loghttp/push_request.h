@@ -106,6 +106,7 @@ class PushRequest {
   internal::StringArena& arena() { return arena_; }
   // Starts a new metadata run for the entry about to be appended; returns its offset.
   uint32_t metadata_size() const { return static_cast<uint32_t>(metadata_.size()); }
+  std::string_view metadata_name(uint32_t i) const { return metadata_[i].name; }
   void AddMetadata(std::string_view name, std::string_view value) {
     metadata_.push_back(LabelView{name, value});
     metadata_bytes_ += name.size() + value.size();

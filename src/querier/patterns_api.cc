@@ -9,7 +9,7 @@
 #include "logql/engine/http_params.h"
 #include "logql/syntax/ast.h"
 #include "logql/syntax/parser.h"
-#include "pattern/level.h"
+#include "common/log_level.h"
 #include "pattern/patterns.h"
 #include "querier/entry_source.h"
 #include "querier/params.h"
@@ -44,7 +44,7 @@ class PatternSink : public logql_engine::EntrySink {
           break;
         }
       }
-      if (level.empty()) level = pattern::DetectLogLevel(e.line);
+      if (level.empty()) level = DetectLogLevel(e.line);
       slot->Push(e.ts_ns, e.line, level);
     }
     return true;

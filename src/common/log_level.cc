@@ -1,9 +1,9 @@
-#include "pattern/level.h"
+#include "common/log_level.h"
 
 #include <array>
 #include <cctype>
 
-namespace norn::pattern {
+namespace norn {
 namespace {
 
 bool IEquals(std::string_view a, std::string_view b) {
@@ -117,6 +117,16 @@ std::string_view NormalizeLogLevel(std::string_view v) {
   return "unknown";
 }
 
+std::string_view LevelFromOtlpSeverity(int n) {
+  if (n >= 1 && n <= 4) return "trace";
+  if (n >= 5 && n <= 8) return "debug";
+  if (n >= 9 && n <= 12) return "info";
+  if (n >= 13 && n <= 16) return "warn";
+  if (n >= 17 && n <= 20) return "error";
+  if (n >= 21 && n <= 24) return "fatal";
+  return "unknown";
+}
+
 std::string_view DetectLogLevel(std::string_view line) {
   std::string_view field = FieldValue(line);
   if (!field.empty()) {
@@ -126,4 +136,4 @@ std::string_view DetectLogLevel(std::string_view line) {
   return KeywordLevel(line);
 }
 
-}  // namespace norn::pattern
+}  // namespace norn

@@ -1,8 +1,8 @@
-#include "pattern/level.h"
+#include "common/log_level.h"
 
 #include "gtest/gtest.h"
 
-namespace norn::pattern {
+namespace norn {
 namespace {
 
 TEST(DetectLogLevelTest, Fields) {
@@ -32,5 +32,16 @@ TEST(NormalizeLogLevelTest, Spellings) {
   EXPECT_EQ(NormalizeLogLevel("verbose"), "unknown");
 }
 
+TEST(LevelFromOtlpSeverityTest, Ranges) {
+  EXPECT_EQ(LevelFromOtlpSeverity(1), "trace");
+  EXPECT_EQ(LevelFromOtlpSeverity(8), "debug");
+  EXPECT_EQ(LevelFromOtlpSeverity(9), "info");
+  EXPECT_EQ(LevelFromOtlpSeverity(16), "warn");
+  EXPECT_EQ(LevelFromOtlpSeverity(17), "error");
+  EXPECT_EQ(LevelFromOtlpSeverity(24), "fatal");
+  EXPECT_EQ(LevelFromOtlpSeverity(0), "unknown");
+  EXPECT_EQ(LevelFromOtlpSeverity(25), "unknown");
+}
+
 }  // namespace
-}  // namespace norn::pattern
+}  // namespace norn

@@ -6,7 +6,7 @@
 
 #include <string_view>
 
-namespace norn::pattern {
+namespace norn {
 
 std::string_view DetectLogLevel(std::string_view line);
 
@@ -14,4 +14,7 @@ std::string_view DetectLogLevel(std::string_view line);
 // "unknown".
 std::string_view NormalizeLogLevel(std::string_view value);
 
-}  // namespace norn::pattern
+// OpenTelemetry's SeverityNumber ranges (1-4 trace ... 21-24 fatal); "unknown" outside them.
+std::string_view LevelFromOtlpSeverity(int severity_number);
+
+}  // namespace norn
