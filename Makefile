@@ -1,10 +1,12 @@
 # Norn: the two commands are `make run` and `make test` (see README.md).
 BUILD_DIR ?= build
 ASAN_DIR  ?= build-asan
+FUZZ_DIR  ?= build-fuzz
+FUZZ_SECONDS ?= 30
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test test-unit test-asan clean
+.PHONY: all deps configure build run test test-unit test-asan test-fuzz clean
 
 all: build
 
@@ -25,10 +27,11 @@ run: deps build
 	./$(BUILD_DIR)/norn
 
 # Every test: unit and integration tests of the RelWithDebInfo build, then the unit tests again
-# under AddressSanitizer + UndefinedBehaviorSanitizer.
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then the LogQL parser and template fuzzers.
 test: deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 	$(MAKE) test-asan
+	$(MAKE) test-fuzz
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) -L unit
@@ -40,5 +43,12 @@ test-asan:
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS) -L unit
 
+# libFuzzer targets (clang) for the LogQL parser and the template engine, FUZZ_SECONDS each.
+test-fuzz:
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ -DNORN_FUZZ=ON -DNORN_UNIT_TESTS_ONLY=ON $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_DIR) -j$(JOBS) --target logql_parser_fuzz logql_template_fuzz
+	scripts/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

@@ -68,7 +68,6 @@ class Line {
  private:
   void AppendRaw(std::string_view key, std::string_view value, bool quote_always);
   std::string buf_;
-  bool first_field_after_header_ = true;
 };
 
 }  // namespace norn::log
