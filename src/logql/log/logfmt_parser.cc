@@ -279,26 +279,16 @@ bool LogfmtParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) 
       if (!dec_.err().empty() && !opts_.continue_on_error) break;
       continue;
     }
-    if (!hints.extract_all()) {
-      const KeyInfo& k = Lookup(dec_.key(), hints);
-      if (!k.want && !k.want_ext) continue;
-      bool clash = lbs->BaseHas(k.name);
-      if (!(clash ? k.want_ext : k.want)) continue;
-      std::string_view val = dec_.value();
-      if (utf8::ContainsRuneError(val)) val = {};
-      if (opts_.drop_empty && val.empty()) continue;
-      lbs->Set(clash ? k.name_ext : k.name, val);
-      continue;
-    }
-    name_.clear();
-    AppendSanitizedKey(&name_, dec_.key(), true);
-    if (name_.empty()) continue;
-    if (lbs->BaseHas(name_)) name_.append(kDuplicateSuffix);
-    if (!hints.ShouldExtract(name_)) continue;
+    // Every key goes through the cache: its sanitised name and the hints' verdicts are computed
+    // once per distinct key instead of once per line.
+    const KeyInfo& k = Lookup(dec_.key(), hints);
+    if (!k.want && !k.want_ext) continue;
+    bool clash = lbs->BaseHas(k.name);
+    if (!(clash ? k.want_ext : k.want)) continue;
     std::string_view val = dec_.value();
     if (utf8::ContainsRuneError(val)) val = {};
     if (opts_.drop_empty && val.empty()) continue;
-    lbs->Set(name_, val);
+    lbs->Set(clash ? k.name_ext : k.name, val);
   }
   if (!dec_.err().empty()) {
     lbs->SetErr(kErrLogfmt);
