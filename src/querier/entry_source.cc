@@ -182,8 +182,10 @@ class BatchPipe {
   bool Send(const std::shared_ptr<const Labels>& labels, size_t stream, EntryBatch& batch) {
     std::unique_lock lock(mu_);
     can_send_.wait(lock, [&] { return queue_.size() < kDepth || closed_; });
-    if (closed_) return false;
-    if (stream < stopped_.size() && stopped_[stream]) return false;
+    if (closed_ || (stream < stopped_.size() && stopped_[stream])) {
+      batch.Clear();  // Unwanted entries must not leak into the next stream's batch.
+      return false;
+    }
     std::unique_ptr<EntryBatch> fresh;
     if (!free_.empty()) {
       fresh = std::move(free_.back());
@@ -196,9 +198,9 @@ class BatchPipe {
     can_receive_.notify_one();
     return true;
   }
-  bool Stopped(size_t stream) {
+  bool closed() {
     std::lock_guard lock(mu_);
-    return closed_ || (stream < stopped_.size() && stopped_[stream]);
+    return closed_;
   }
   void FinishSending() {
     std::lock_guard lock(mu_);
@@ -220,18 +222,17 @@ class BatchPipe {
       }
       bool more = item.batch->PushTo(*item.labels, sink);
       std::lock_guard lock(mu_);
+      if (sink.Done()) {
+        // The query is over (deadline, cancellation): stop the reader, drop what is queued.
+        closed_ = true;
+        can_send_.notify_all();
+      }
       if (!more) {
         if (stopped_.size() <= item.stream) stopped_.resize(item.stream + 1, false);
         stopped_[item.stream] = true;
       }
       free_.push_back(std::move(item.batch));
     }
-  }
-  // Engine side gave up (error): unblock the reader.
-  void Close() {
-    std::lock_guard lock(mu_);
-    closed_ = true;
-    can_send_.notify_all();
   }
 
  private:
@@ -255,7 +256,8 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
     // unique within the query and come in order).
     size_t current = SIZE_MAX;
     std::shared_ptr<const Labels> shared;
-    read_status = Read(params, [&](const Labels& labels, size_t stream, internal::EntryBatch& batch) {
+    auto stop = [&pipe] { return pipe.closed(); };
+    read_status = Read(params, stop, [&](const Labels& labels, size_t stream, internal::EntryBatch& batch) {
       if (stream != current) {
         shared = std::make_shared<const Labels>(labels);
         current = stream;
@@ -269,7 +271,9 @@ absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& par
   return read_status;
 }
 
-absl::Status TenantEntrySource::Read(const logql_engine::SelectParams& params, const EmitToPipe& emit_to) {
+absl::Status TenantEntrySource::Read(const logql_engine::SelectParams& params,
+                                     const std::function<bool()>& stop,
+                                     const EmitToPipe& emit_to) {
   if (limits_.max_streams_matchers_per_query > 0 &&
       params.matchers.size() > static_cast<size_t>(limits_.max_streams_matchers_per_query)) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -335,6 +339,7 @@ absl::Status TenantEntrySource::Read(const logql_engine::SelectParams& params, c
   };
   size_t next = 0;
   while (next < refs.size()) {
+    if (stop()) return absl::OkStatus();  // The query is over; the engine has its status.
     size_t end = next;
     size_t chunks = 0;
     std::vector<ChunkToFetch> batch;

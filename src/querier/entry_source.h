@@ -45,7 +45,8 @@ class TenantEntrySource : public logql_engine::EntrySource {
  private:
   // The reader half of SelectLogs (run on its own thread): finds, fetches, decodes and merges
   // the selected streams; the calling thread runs the engine's sink meanwhile.
-  absl::Status Read(const logql_engine::SelectParams& params, const EmitToPipe& emit);
+  absl::Status Read(const logql_engine::SelectParams& params, const std::function<bool()>& stop,
+                    const EmitToPipe& emit);
 
   Querier* querier_;
   std::string tenant_;

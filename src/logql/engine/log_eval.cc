@@ -34,6 +34,8 @@ class LogCollector : public EntrySink {
     heap_.reserve(std::min<uint32_t>(limit_, 4096));
   }
 
+  bool Done() const override { return !interrupt_->status().ok(); }
+
   bool Push(const Labels& stream, std::span<const EntryRef> entries) override {
     if (interrupt_->Check())
       return false;

@@ -111,6 +111,8 @@ class SampleCollector : public EntrySink {
                   EvalContext* ctx)
       : ex_(ex), values_(values), invariant_(invariant), b_(b), ctx_(ctx) {}
 
+  bool Done() const override { return !ctx_->interrupt->status().ok(); }
+
   bool Push(const Labels& stream, std::span<const EntryRef> entries) override {
     if (ctx_->interrupt->Check())
       return false;

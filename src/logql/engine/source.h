@@ -53,6 +53,9 @@ class EntrySink {
   virtual ~EntrySink() = default;
   // Returns false when no more entries of `stream` are wanted.
   virtual bool Push(const Labels& stream, std::span<const EntryRef> entries) = 0;
+  // True once the query has stopped for good (cancelled, past its deadline): a source may
+  // stop reading altogether.
+  virtual bool Done() const { return false; }
 };
 
 class EntrySource {
