@@ -349,7 +349,14 @@ absl::Status TenantEntrySource::Read(const logql_engine::SelectParams& params,
       ++end;
     }
     stats_.store_chunks_ref += static_cast<int64_t>(batch.size());
-    ASSIGN_OR_RETURN(auto fetched, querier_->FetchChunks(tenant_, batch, &stats_));
+    // With needles, only the blocks that may hold them are read.
+    ASSIGN_OR_RETURN(auto fetched,
+                     params.line_filter_needles.empty()
+                         ? querier_->FetchChunks(tenant_, batch, &stats_)
+                         : querier_->FetchChunksForNeedles(tenant_, batch,
+                                                           params.line_filter_needles,
+                                                           params.start_ns, params.end_ns,
+                                                           &stats_));
     size_t k = 0;
     for (size_t i = next; i < end; ++i) {
       auto& series = refs[i];

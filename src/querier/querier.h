@@ -93,6 +93,15 @@ class Querier {
   absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> FetchChunks(
       std::string_view tenant, std::span<const ChunkToFetch> chunks,
       logql_engine::SourceStats* stats = nullptr);
+  // For queries whose lines must contain every one of `needles`: chunks in the chunk cache are
+  // used whole; for the others only the chunk's index is read (a ranged read of its tail), and
+  // then only the blocks that overlap [from_ns, through_ns) and whose token filters may hold
+  // every needle (ranged reads of just those bytes). A chunk with no such block comes back
+  // with no blocks.
+  absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> FetchChunksForNeedles(
+      std::string_view tenant, std::span<const ChunkToFetch> chunks,
+      std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
+      logql_engine::SourceStats* stats = nullptr);
   ingester::Ingester* ingester() const { return ingester_; }
   const QuerierOptions& options() const { return options_; }
   bool UseIngesters(int64_t end_ns) const;

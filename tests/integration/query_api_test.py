@@ -96,5 +96,46 @@ class QueryApiTest(unittest.TestCase):
         self.assertEqual(status, 401)
 
 
+class NeedleReadsTest(unittest.TestCase):
+    """A line-filter query reads only the chunk blocks whose token filters may hold the needle."""
+
+    def test_needle_reads_few_blocks(self):
+        with Norn(config="") as n:
+            with open(n.config_path, "w") as f:
+                f.write(f"auth_enabled: false\ncommon:\n  path_prefix: {n.workdir}/data\n"
+                        "ingester:\n  chunk_block_size: 4096\n  chunk_encoding: none\n"
+                        "limits_config:\n  reject_old_samples: false\n"
+                        "querier:\n  query_ingesters_within: 0\n  query_store_only: true\n")
+            n.start()
+            lines = [(T0 + i * 10**9, f"request {i} path=/api/v1/items/{i * 7919 % 10007} ok")
+                     for i in range(3000)]
+            lines[1234] = (lines[1234][0], "request 1234 trace=4bf92f3577b34da6a3ce929d0e0e4736")
+            status, text, _ = n.request("POST", "/loki/api/v1/push",
+                                        body=json_push([({"job": "needle"}, lines)]),
+                                        headers={"Content-Type": "application/json"})
+            self.assertEqual(status, 204, text)
+            self.assertEqual(n.request("POST", "/flush")[0], 204)
+
+            def query(q):
+                status, body, _ = n.get("/loki/api/v1/query_range?" + urllib.parse.urlencode({
+                    "query": q, "start": "2024-01-01T00:00:00Z", "end": "2024-01-01T02:00:00Z",
+                    "limit": "5000"}))
+                self.assertEqual(status, 200, body)
+                data = json.loads(body)["data"]
+                found = [v[1] for r in data["result"] for v in r["values"]]
+                return found, data["stats"]["querier"]["store"]["chunk"]["compressedBytes"]
+
+            all_lines, full_bytes = query('{job="needle"}')
+            self.assertEqual(len(all_lines), 3000)
+            found, needle_bytes = query('{job="needle"} |= "4bf92f3577b34da6a3ce929d0e0e4736"')
+            self.assertEqual(found, ["request 1234 trace=4bf92f3577b34da6a3ce929d0e0e4736"])
+            # ~50 blocks of 4 KiB: the index tail plus one or two blocks are read, not all.
+            self.assertLess(needle_bytes, full_bytes / 3, (needle_bytes, full_bytes))
+            none, none_bytes = query('{job="needle"} |= "no-such-needle-anywhere"')
+            self.assertEqual(none, [])
+            self.assertLess(none_bytes, full_bytes / 3)
+            self.assertEqual(n.stop(), 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
