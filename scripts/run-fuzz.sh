@@ -29,11 +29,14 @@ print(f"fuzz: {n} parser seeds")
 PY
 cp "$here"/tests/fuzz/template-seeds/* "$work/template/"
 
+# A fixed seed and a fixed number of runs (about `seconds` on CI's machines; max_total_time
+# caps slower ones) make a run reproducible: the same commit explores the same inputs.
 run() {
-  local bin="$1" corpus="$2"
-  echo "fuzz: $(basename "$bin") for ${seconds}s"
-  (cd "$work" && "$bin" -max_total_time="$seconds" -max_len=512 -timeout=10 \
-     -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>"$work/$(basename "$bin").log") || {
+  local bin="$1" corpus="$2" runs="$3"
+  echo "fuzz: $(basename "$bin"), $runs runs (at most ${seconds}s)"
+  (cd "$work" && "$bin" -seed=1 -runs="$runs" -max_total_time="$seconds" -max_len=512 \
+     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" \
+     2>"$work/$(basename "$bin").log") || {
     tail -40 "$work/$(basename "$bin").log" >&2
     cp -r "$work" "${TMPDIR:-/tmp}/norn-fuzz-failure" 2>/dev/null || true
     echo "fuzz: $(basename "$bin") FAILED (inputs kept in ${TMPDIR:-/tmp}/norn-fuzz-failure)" >&2
@@ -41,5 +44,5 @@ run() {
   }
   grep -E "stat::number_of_executed_units|Done" "$work/$(basename "$bin").log" | tail -2
 }
-run "$build/src/logql/syntax/logql_parser_fuzz" parser
-run "$build/src/logql/template/logql_template_fuzz" template
+run "$build/src/logql/syntax/logql_parser_fuzz" parser $((seconds * 10000))
+run "$build/src/logql/template/logql_template_fuzz" template $((seconds * 15000))

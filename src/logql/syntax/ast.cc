@@ -145,7 +145,11 @@ struct FilterPrinter {
   std::string* out;
   void operator()(const StringLabelFilter& f) const { *out += f.matcher.ToString(); }
   void operator()(const NumericLabelFilter& f) const {
-    absl::StrAppend(out, f.name, AV(CmpOpString(f.op)), FormatFloatPlain(f.value));
+    std::string number = FormatFloatPlain(f.value);
+    // A bare 0 lexes as a duration (Go accepts "0" without a unit): keep it a number so the
+    // printed query means the same (`status == 00` must not become a duration filter).
+    if (number == "0" || number == "-0") number += ".0";
+    absl::StrAppend(out, f.name, AV(CmpOpString(f.op)), number);
   }
   void operator()(const DurationLabelFilter& f) const {
     absl::StrAppend(out, f.name, AV(CmpOpString(f.op)), FormatGoDuration(f.value_ns));

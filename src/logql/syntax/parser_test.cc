@@ -453,5 +453,21 @@ TEST(ParserTest, CloneIsDeepAndEqual) {
   EXPECT_EQ(Print(**e), R"((sum(rate({a="b"} | ( x>1 or y="2" )[5m])) / 2))");
 }
 
+TEST(PrintTest, NumericZeroStaysNumeric) {
+  // Found by the fuzzer: `status=-00` printed as `status==-0`, which reparses as a duration.
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({a="b"} | status=-00)", R"({a="b"} | status==-0.0)"},
+      {R"({a="b"} | status==00)", R"({a="b"} | status==0.0)"}};
+  for (const auto& [q, want] : cases) {
+    auto e = ParseExpr(q);
+    ASSERT_TRUE(e.ok()) << e.status();
+    std::string printed = Print(**e);
+    EXPECT_EQ(printed, want) << q;
+    auto again = ParseExpr(printed);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_TRUE(**again == **e) << printed;
+  }
+}
+
 }  // namespace
 }  // namespace norn::logql::syntax
