@@ -84,7 +84,64 @@ absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> DecodeChunk(std::string b
   return std::shared_ptr<const chunk::MemChunk>(std::move(*chunk));
 }
 
+std::vector<std::string> ChunkKeys(std::string_view tenant,
+                                   std::span<const ChunkToFetch> chunks) {
+  std::vector<std::string> keys;
+  keys.reserve(chunks.size());
+  for (const auto& c : chunks) {
+    keys.push_back(index::ChunkObjectKey(tenant, c.fingerprint, c.ref.from_ns, c.ref.through_ns,
+                                         c.ref.checksum));
+  }
+  return keys;
+}
+
 }  // namespace
+
+std::vector<size_t> Querier::FromChunkCache(
+    const std::vector<std::string>& keys,
+    std::vector<std::shared_ptr<const chunk::MemChunk>>& out, logql_engine::SourceStats& stats,
+    uint64_t* hit_bytes) {
+  std::vector<size_t> missing;
+  if (chunk_cache_ == nullptr) {
+    for (size_t i = 0; i < keys.size(); ++i) missing.push_back(i);
+    return missing;
+  }
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  cache::FetchResult hits = chunk_cache_->Fetch(views);
+  stats.chunk_cache_requests++;
+  stats.chunk_cache_entries_requested += static_cast<int64_t>(views.size());
+  stats.chunk_cache_entries_found += static_cast<int64_t>(hits.found_keys.size());
+  for (const auto& v : hits.values) {
+    stats.chunk_cache_bytes_received += static_cast<int64_t>(v.size());
+    *hit_bytes += v.size();
+  }
+  StringMap<size_t> found;
+  for (size_t i = 0; i < hits.found_keys.size(); ++i) found.emplace(hits.found_keys[i], i);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto it = found.find(keys[i]);
+    if (it != found.end()) {
+      auto decoded = DecodeChunk(std::move(hits.values[it->second]), keys[i]);
+      // A damaged cache entry is a miss, not an error: the store has the real object.
+      if (decoded.ok()) {
+        out[i] = std::move(*decoded);
+        continue;
+      }
+    }
+    missing.push_back(i);
+  }
+  return missing;
+}
+
+void Querier::OnFetchPool(size_t n, absl::FunctionRef<void(size_t)> task) {
+  std::latch done(static_cast<std::ptrdiff_t>(n));
+  for (size_t j = 0; j < n; ++j) {
+    boost::asio::post(*fetch_pool_, [&, j] {
+      task(j);
+      done.count_down();
+    });
+  }
+  done.wait();
+}
 
 absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> Querier::FetchChunk(
     std::string_view tenant, Fingerprint fp, const index::ChunkRef& ref) {
@@ -101,63 +158,25 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
   std::vector<std::shared_ptr<const chunk::MemChunk>> out(chunks.size());
   if (chunks.empty()) return out;
   if (store_ == nullptr) return absl::FailedPreconditionError("no object store configured");
-  std::vector<std::string> keys;
-  keys.reserve(chunks.size());
-  for (const auto& c : chunks) {
-    keys.push_back(index::ChunkObjectKey(tenant, c.fingerprint, c.ref.from_ns, c.ref.through_ns,
-                                         c.ref.checksum));
-  }
-  std::vector<size_t> missing;
-  if (chunk_cache_ != nullptr) {
-    std::vector<std::string_view> views(keys.begin(), keys.end());
-    cache::FetchResult hits = chunk_cache_->Fetch(views);
-    stats->chunk_cache_requests++;
-    stats->chunk_cache_entries_requested += static_cast<int64_t>(views.size());
-    stats->chunk_cache_entries_found += static_cast<int64_t>(hits.found_keys.size());
-    for (const auto& v : hits.values) {
-      stats->chunk_cache_bytes_received += static_cast<int64_t>(v.size());
-      stats->store_chunk.compressed_bytes += static_cast<int64_t>(v.size());
-    }
-    StringMap<size_t> found;
-    for (size_t i = 0; i < hits.found_keys.size(); ++i) found.emplace(hits.found_keys[i], i);
-    for (size_t i = 0; i < keys.size(); ++i) {
-      auto it = found.find(keys[i]);
-      if (it == found.end()) {
-        missing.push_back(i);
-        continue;
-      }
-      auto decoded = DecodeChunk(std::move(hits.values[it->second]), keys[i]);
-      // A damaged cache entry is a miss, not an error: the store has the real object.
-      if (decoded.ok()) {
-        out[i] = std::move(*decoded);
-      } else {
-        missing.push_back(i);
-      }
-    }
-  } else {
-    missing.resize(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) missing[i] = i;
-  }
+  std::vector<std::string> keys = ChunkKeys(tenant, chunks);
+  uint64_t hit_bytes = 0;
+  std::vector<size_t> missing = FromChunkCache(keys, out, *stats, &hit_bytes);
+  stats->store_chunk.compressed_bytes += static_cast<int64_t>(hit_bytes);
   if (missing.empty()) return out;
 
   // Fetch the misses in parallel; each task owns its slot of `bytes` and `errors`.
   std::vector<std::string> bytes(missing.size());
   std::vector<absl::Status> errors(missing.size());
   const int64_t fetch_start = absl::GetCurrentTimeNanos();
-  std::latch done(static_cast<std::ptrdiff_t>(missing.size()));
-  for (size_t j = 0; j < missing.size(); ++j) {
-    boost::asio::post(*fetch_pool_, [&, j] {
-      auto got = store_->Get(keys[missing[j]]);
-      if (got.ok()) {
-        bytes[j] = std::move(*got);
-      } else {
-        errors[j] = absl::Status(got.status().code(), absl::StrCat("chunk ", keys[missing[j]],
-                                                                   ": ", got.status().message()));
-      }
-      done.count_down();
-    });
-  }
-  done.wait();
+  OnFetchPool(missing.size(), [&](size_t j) {
+    auto got = store_->Get(keys[missing[j]]);
+    if (got.ok()) {
+      bytes[j] = std::move(*got);
+    } else {
+      errors[j] = absl::Status(got.status().code(), absl::StrCat("chunk ", keys[missing[j]], ": ",
+                                                                 got.status().message()));
+    }
+  });
   stats->store_download_time_ns += absl::GetCurrentTimeNanos() - fetch_start;
   for (const auto& e : errors) RETURN_IF_ERROR(e);
   stats->store_chunks_downloaded += static_cast<int64_t>(missing.size());
@@ -243,64 +262,32 @@ Querier::FetchChunksForNeedles(std::string_view tenant, std::span<const ChunkToF
   std::vector<std::shared_ptr<const chunk::MemChunk>> out(chunks.size());
   if (chunks.empty()) return out;
   if (store_ == nullptr) return absl::FailedPreconditionError("no object store configured");
-  std::vector<std::string> keys;
-  keys.reserve(chunks.size());
-  for (const auto& c : chunks) {
-    keys.push_back(index::ChunkObjectKey(tenant, c.fingerprint, c.ref.from_ns, c.ref.through_ns,
-                                         c.ref.checksum));
-  }
-  std::vector<size_t> missing;
-  if (chunk_cache_ != nullptr) {
-    std::vector<std::string_view> views(keys.begin(), keys.end());
-    cache::FetchResult hits = chunk_cache_->Fetch(views);
-    stats->chunk_cache_requests++;
-    stats->chunk_cache_entries_requested += static_cast<int64_t>(views.size());
-    stats->chunk_cache_entries_found += static_cast<int64_t>(hits.found_keys.size());
-    StringMap<size_t> found;
-    for (size_t i = 0; i < hits.found_keys.size(); ++i) found.emplace(hits.found_keys[i], i);
-    for (size_t i = 0; i < keys.size(); ++i) {
-      auto it = found.find(keys[i]);
-      if (it != found.end()) {
-        stats->chunk_cache_bytes_received += static_cast<int64_t>(hits.values[it->second].size());
-        auto decoded = DecodeChunk(std::move(hits.values[it->second]), keys[i]);
-        if (decoded.ok()) {
-          out[i] = std::move(*decoded);
-          continue;
-        }
-      }
-      missing.push_back(i);
-    }
-  } else {
-    for (size_t i = 0; i < keys.size(); ++i) missing.push_back(i);
-  }
+  std::vector<std::string> keys = ChunkKeys(tenant, chunks);
+  uint64_t hit_bytes = 0;  // Whole chunks from the cache are not reads of the store.
+  std::vector<size_t> missing = FromChunkCache(keys, out, *stats, &hit_bytes);
   if (missing.empty()) return out;
   std::vector<absl::Status> errors(missing.size());
   std::vector<uint64_t> read(missing.size(), 0);
   const int64_t fetch_start = absl::GetCurrentTimeNanos();
-  std::latch done(static_cast<std::ptrdiff_t>(missing.size()));
-  for (size_t j = 0; j < missing.size(); ++j) {
-    boost::asio::post(*fetch_pool_, [&, j] {
-      const size_t i = missing[j];
-      absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> c;
-      if (chunks[i].ref.size_bytes == 0) {
-        // An index without object sizes: fetch the whole object.
-        auto whole = store_->Get(keys[i]);
-        if (whole.ok()) read[j] = whole->size();
-        c = whole.ok() ? DecodeChunk(std::move(*whole), keys[i]) : whole.status();
-      } else {
-        c = ReadCandidateBlocks(*store_, keys[i], chunks[i].ref.size_bytes, needles, from_ns,
-                                through_ns, &read[j]);
-      }
-      if (c.ok()) {
-        out[i] = std::move(*c);
-      } else {
-        errors[j] = absl::Status(c.status().code(),
-                                 absl::StrCat("chunk ", keys[i], ": ", c.status().message()));
-      }
-      done.count_down();
-    });
-  }
-  done.wait();
+  OnFetchPool(missing.size(), [&](size_t j) {
+    const size_t i = missing[j];
+    absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> c;
+    if (chunks[i].ref.size_bytes == 0) {
+      // An index without object sizes: fetch the whole object.
+      auto whole = store_->Get(keys[i]);
+      if (whole.ok()) read[j] = whole->size();
+      c = whole.ok() ? DecodeChunk(std::move(*whole), keys[i]) : whole.status();
+    } else {
+      c = ReadCandidateBlocks(*store_, keys[i], chunks[i].ref.size_bytes, needles, from_ns,
+                              through_ns, &read[j]);
+    }
+    if (c.ok()) {
+      out[i] = std::move(*c);
+    } else {
+      errors[j] = absl::Status(c.status().code(),
+                               absl::StrCat("chunk ", keys[i], ": ", c.status().message()));
+    }
+  });
   stats->store_download_time_ns += absl::GetCurrentTimeNanos() - fetch_start;
   for (const auto& e : errors) RETURN_IF_ERROR(e);
   stats->store_chunks_downloaded += static_cast<int64_t>(missing.size());

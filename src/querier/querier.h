@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/labels.h"
 #include "common/strings.h"
@@ -114,6 +115,14 @@ class Querier {
                                                                   int64_t end_ns);
 
  private:
+  // Fills `out[i]` for each key found in the chunk cache (hit bytes added to `hit_bytes`) and
+  // returns the indexes of the others.
+  std::vector<size_t> FromChunkCache(const std::vector<std::string>& keys,
+                                     std::vector<std::shared_ptr<const chunk::MemChunk>>& out,
+                                     logql_engine::SourceStats& stats, uint64_t* hit_bytes);
+  // Runs task(0..n-1) on the fetch pool and waits for all of them.
+  void OnFetchPool(size_t n, absl::FunctionRef<void(size_t)> task);
+
   // Streams in the ingester whose chunks overlap the range and that match every matcher.
   std::vector<Labels> IngesterSeries(std::string_view tenant, const Matchers& matchers,
                                      int64_t start_ns, int64_t end_ns);

@@ -4,21 +4,5 @@
 #include "common/coding.h"
 
 namespace norn::wal::internal {
-
-using coding::PutFixed32;
-using coding::PutFixed64;
-using coding::EncodeFixed32;
-using coding::EncodeFixed64;
-using coding::DecodeFixed32;
-using coding::DecodeFixed64;
-using coding::PutVarint;
-using coding::ZigZag;
-using coding::UnZigZag;
-using coding::PutLengthPrefixed;
-using coding::GetVarint;
-using coding::GetFixed32;
-using coding::GetFixed64;
-using coding::GetByte;
-using coding::GetLengthPrefixed;
-
+using namespace ::norn::coding;  // NOLINT(google-build-using-namespace): internal namespace only
 }  // namespace norn::wal::internal
