@@ -45,6 +45,20 @@ class EntryBatch {
     p.md_len = metadata_.size() - p.md_off;
     pending_.push_back(p);
   }
+  // An entry whose line bytes the engine does not need (SelectParams::lines_needed false):
+  // only its length is kept, and the engine sees that many zero bytes.
+  void AddWithoutLine(const chunk::EntryView& e) {
+    Pending p;
+    p.ts = e.timestamp_ns;
+    p.line_off = kNoLine;
+    p.line_len = e.line.size();
+    p.md_off = metadata_.size();
+    for (const auto& m : e.metadata) {
+      metadata_.push_back(Label{std::string(m.name), std::string(m.value)});
+    }
+    p.md_len = metadata_.size() - p.md_off;
+    pending_.push_back(p);
+  }
   bool full() const { return pending_.size() >= kMaxEntries || bytes_.size() >= kMaxBytes; }
   bool empty() const { return pending_.empty(); }
 
@@ -53,7 +67,9 @@ class EntryBatch {
     refs_.clear();
     for (const Pending& p : pending_) {
       refs_.push_back(logql_engine::EntryRef{
-          p.ts, std::string_view(bytes_).substr(p.line_off, p.line_len),
+          p.ts,
+          p.line_off == kNoLine ? chunk::ZeroBytes(p.line_len)
+                                : std::string_view(bytes_).substr(p.line_off, p.line_len),
           std::span<const Label>(metadata_).subspan(p.md_off, p.md_len)});
     }
     bool more = sink.Push(labels, refs_);
@@ -67,6 +83,7 @@ class EntryBatch {
   }
 
  private:
+  static constexpr size_t kNoLine = SIZE_MAX;
   struct Pending {
     int64_t ts;
     size_t line_off, line_len, md_off, md_len;
@@ -88,7 +105,22 @@ struct StreamIterators {
   std::vector<std::shared_ptr<const chunk::MemChunk>> store_chunks;  // Keep decoded chunks alive.
   std::vector<std::unique_ptr<chunk::ChunkIterator>> iterators;
   size_t memory_iterators = 0;  // iterators[0, memory_iterators) read ingester chunks
+  // The iterators yield no line bytes (see TenantEntrySource::Read), which is only done when
+  // the chunks cannot hold copies of each other's entries: nothing to de-duplicate.
+  bool without_lines = false;
 };
+
+// True when no two of the chunks can hold an entry with the same timestamp.
+bool TimeDisjoint(const std::vector<index::ChunkRef>& chunks) {
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  spans.reserve(chunks.size());
+  for (const auto& c : chunks) spans.emplace_back(c.from_ns, c.through_ns);
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 1; i < spans.size(); ++i) {
+    if (spans[i].first <= spans[i - 1].second) return false;
+  }
+  return true;
+}
 
 
 // Merges one stream's chunk iterators in direction order, dropping identical entries, and
@@ -129,10 +161,13 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     const chunk::EntryView& e = src.it->entry();
     logql_engine::ChunkReadStats& cs = src.from_memory ? stats.ingester_chunk : stats.store_chunk;
     cs.decompressed_lines++;
-    cs.decompressed_bytes += static_cast<int64_t>(e.line.size());
+    // Lines read without their bytes were not decompressed.
+    if (!s.without_lines) cs.decompressed_bytes += static_cast<int64_t>(e.line.size());
     bool duplicate = false;
     uint64_t hash = 0;
-    if (heap.size() > 1 || !hashes_at_last_ts.empty()) {
+    if (s.without_lines) {
+      // Disjoint chunks: no duplicates to look for (and no line bytes to hash).
+    } else if (heap.size() > 1 || !hashes_at_last_ts.empty()) {
       hash = XXH3_64bits(e.line.data(), e.line.size());
       if (have_last && e.timestamp_ns == last_ts) {
         duplicate = std::find(hashes_at_last_ts.begin(), hashes_at_last_ts.end(), hash) !=
@@ -150,7 +185,11 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     } else {
       if (heap.size() > 1) hashes_at_last_ts.push_back(hash);
       if (src.from_memory) stats.ingester_lines_sent++;
-      batch.Add(e);
+      if (s.without_lines) {
+        batch.AddWithoutLine(e);
+      } else {
+        batch.Add(e);
+      }
       if (batch.full() && !emit(s.labels, batch)) return absl::OkStatus();
     }
     if (src.it->Next()) {
@@ -367,8 +406,12 @@ absl::Status TenantEntrySource::Read(const logql_engine::SelectParams& params,
         ++mem_it;
       }
       if (s.labels.empty()) s.labels = std::move(series.labels);
+      s.without_lines =
+          !params.lines_needed && s.iterators.empty() && TimeDisjoint(series.chunks);
+      chunk::IteratorOptions chunk_opts = opts;
+      chunk_opts.lines = !s.without_lines;
       for (size_t c = 0; c < series.chunks.size(); ++c, ++k) {
-        s.iterators.push_back(fetched[k]->Iterator(opts));
+        s.iterators.push_back(fetched[k]->Iterator(chunk_opts));
         s.store_chunks.push_back(std::move(fetched[k]));
       }
       const size_t id = stream_no++;

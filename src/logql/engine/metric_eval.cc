@@ -118,7 +118,9 @@ class SampleCollector : public EntrySink {
       return false;
     logql_log::SampleExtractor::Stream* st = ex_->ForStream(stream);
     QueryStats* stats = ctx_->stats;
-    // With a pipeline that cannot change labels, every sample of the batch has the same series.
+    // With a pipeline that cannot change labels, every sample of the batch without structured
+    // metadata has the same series (metadata become labels, so entries carrying some are
+    // looked up one by one).
     int64_t cached = -1;
     for (const EntryRef& e : entries) {
       stats->total_lines_processed++;
@@ -127,7 +129,8 @@ class SampleCollector : public EntrySink {
       if (!st->Process(e.ts_ns, e.line, e.structured_metadata, &v))
         continue;
       uint32_t idx;
-      if (cached >= 0) {
+      const bool plain = e.structured_metadata.empty();
+      if (cached >= 0 && plain) {
         idx = static_cast<uint32_t>(cached);
       } else {
         Fingerprint h = st->builder().GroupedHash();
@@ -136,7 +139,7 @@ class SampleCollector : public EntrySink {
           series_.push_back(RawSeries{ctx_->table.Intern(st->builder().GroupedLabels()), {}, {}});
         }
         idx = it->second;
-        if (invariant_)
+        if (invariant_ && plain)
           cached = idx;
       }
       RawSeries& s = series_[idx];
@@ -389,6 +392,18 @@ absl::StatusOr<Value> EvalRange(EvalContext* ctx, const syn::RangeAggregationExp
     invariant &= std::holds_alternative<syn::LineFilterStage>(st);
   }
   const bool absent = r.op == syn::RangeOp::kAbsentOverTime;
+  // Counting entries or their sizes over a bare selector never reads a line's bytes.
+  switch (r.op) {
+    case syn::RangeOp::kCountOverTime:
+    case syn::RangeOp::kRate:
+    case syn::RangeOp::kBytesOverTime:
+    case syn::RangeOp::kBytesRate:
+    case syn::RangeOp::kAbsentOverTime:
+      p.lines_needed = !r.range.selector.pipeline.empty() || r.range.unwrap.has_value();
+      break;
+    default:
+      break;
+  }
   Bucketing b;
   b.first = steps.front();
   b.step = steps.size() > 1 ? steps[1] - steps[0] : 1;

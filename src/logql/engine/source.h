@@ -12,6 +12,9 @@
 //   - only entries with start_ns <= ts < end_ns;
 //   - `line_filter_needles` are substrings every useful line contains: a source may skip blocks
 //     or chunks that cannot contain one of them (never required: the engine filters anyway);
+//   - when `lines_needed` is false the engine looks only at timestamps, line lengths and
+//     metadata: a source may pass lines whose bytes are unspecified (but whose size is exact)
+//     if that saves work, e.g. not decompressing them;
 //   - when the sink returns false from Push, the source should stop sending that stream (the
 //     engine has all it needs from it, e.g. a log query's limit is reached); sending more is
 //     harmless;
@@ -46,6 +49,7 @@ struct SelectParams {
   int64_t end_ns = 0;    // exclusive
   Direction direction = Direction::kForward;
   std::vector<std::string> line_filter_needles;
+  bool lines_needed = true;
 };
 
 class EntrySink {

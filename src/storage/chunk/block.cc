@@ -1,5 +1,6 @@
 #include "storage/chunk/block.h"
 
+#include <sys/mman.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -61,36 +62,50 @@ absl::StatusOr<std::shared_ptr<const Block>> BuildBlock(std::span<const EntryVie
     }
   }
 
-  std::string raw;
-  raw.reserve(line_bytes + entries.size() * 6 + 16);
-  PutVarint(&raw, symbols.size());
+  // Entry column: symbols, then per entry (timestamp delta, line length, metadata refs).
+  std::string column;
+  column.reserve(entries.size() * 6 + 16);
+  PutVarint(&column, symbols.size());
   for (std::string_view s : symbols) {
-    PutVarint(&raw, s.size());
-    raw.append(s);
+    PutVarint(&column, s.size());
+    column.append(s);
   }
   int64_t prev = meta.min_ts;
   std::vector<std::string_view> lines;
   lines.reserve(entries.size());
   for (const EntryView& e : entries) {
-    PutVarint(&raw, static_cast<uint64_t>(e.timestamp_ns) - static_cast<uint64_t>(prev));
+    PutVarint(&column, static_cast<uint64_t>(e.timestamp_ns) - static_cast<uint64_t>(prev));
     prev = e.timestamp_ns;
-    PutVarint(&raw, e.line.size());
-    raw.append(e.line);
-    PutVarint(&raw, e.metadata.size());
+    PutVarint(&column, e.line.size());
+    PutVarint(&column, e.metadata.size());
     for (const LabelView& l : e.metadata) {
-      PutVarint(&raw, symbol_ids.find(l.name)->second);
-      PutVarint(&raw, symbol_ids.find(l.value)->second);
+      PutVarint(&column, symbol_ids.find(l.name)->second);
+      PutVarint(&column, symbol_ids.find(l.value)->second);
     }
     lines.push_back(e.line);
   }
-  if (raw.size() > kMaxRawBlockSize) {
-    return absl::InvalidArgumentError(absl::StrCat("block too large: ", raw.size(), " raw bytes"));
+  if (column.size() + line_bytes > kMaxRawBlockSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block too large: ", column.size() + line_bytes, " raw bytes"));
   }
-  meta.raw_size = static_cast<uint32_t>(raw.size());
+  meta.layout = kBlockLayoutV2;
+  meta.column_raw_size = static_cast<uint32_t>(column.size());
+  meta.raw_size = static_cast<uint32_t>(column.size() + line_bytes);
 
   auto compressed = std::make_shared<std::string>();
-  if (absl::Status s = codec.Compress(raw, compressed.get()); !s.ok())
+  if (absl::Status s = codec.Compress(column, compressed.get()); !s.ok())
     return s;
+  meta.column_compressed_size = static_cast<uint32_t>(compressed->size());
+  // Lines back to back: one more copy of them, but it lets the codec see them without the
+  // column's binary bytes in between (which also compresses better).
+  if (line_bytes > 0) {
+    std::string joined;
+    joined.reserve(line_bytes);
+    for (std::string_view l : lines)
+      joined.append(l);
+    if (absl::Status s = codec.Compress(joined, compressed.get()); !s.ok())
+      return s;
+  }
   // Codecs size the output for the worst case (about the raw size); blocks live in memory until
   // flushed, so keep only what the compressed bytes need.
   compressed->shrink_to_fit();
@@ -103,12 +118,42 @@ absl::StatusOr<std::shared_ptr<const Block>> BuildBlock(std::span<const EntryVie
 
 void DecodedBlock::Clear() {
   raw_.clear();
+  column_.clear();
+  lines_base_ = raw_.data();
   refs_.clear();
   labels_.clear();
   symbols_.clear();
 }
 
-absl::Status DecodedBlock::Load(const Block& block, const Codec& codec) {
+namespace {
+
+absl::Status CorruptBlock(std::string_view what) {
+  return absl::DataLossError(absl::StrCat("corrupt block: ", AV(what)));
+}
+
+// A read-only mapping of zero pages: reads map the kernel's shared zero page, so nothing is
+// committed however much of it is viewed.
+const char* ZeroRegion() {
+  static const char* const region = [] {
+    void* p = mmap(nullptr, kMaxRawBlockSize, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? nullptr : static_cast<const char*>(p);
+  }();
+  return region;
+}
+
+}  // namespace
+
+std::string_view ZeroBytes(size_t n) {
+  const char* region = ZeroRegion();
+  if (region == nullptr) {  // no address space left: fall back to a leaked heap buffer
+    static const std::string* const fallback = new std::string(kMaxRawBlockSize, '\0');
+    region = fallback->data();
+  }
+  return std::string_view(region, std::min<size_t>(n, kMaxRawBlockSize));
+}
+
+absl::Status DecodedBlock::Load(const Block& block, const Codec& codec, bool lines) {
   Clear();
   const BlockMeta& meta = block.meta();
   if (!block.has_data())
@@ -120,20 +165,97 @@ absl::Status DecodedBlock::Load(const Block& block, const Codec& codec) {
   if (meta.raw_size > kMaxRawBlockSize || meta.max_ts < meta.min_ts) {
     return absl::DataLossError("block meta out of range");
   }
-  if (absl::Status s = codec.Decompress(data, meta.raw_size, &raw_); !s.ok()) {
-    Clear();
-    return s;
+  absl::Status s;
+  if (meta.layout == kBlockLayoutV1) {
+    s = codec.Decompress(data, meta.raw_size, &raw_);
+    lines_base_ = raw_.data();
+    if (s.ok())
+      s = ParseV1(meta);
+  } else {
+    if (meta.column_compressed_size > data.size() || meta.column_raw_size > meta.raw_size) {
+      return CorruptBlock("column size");
+    }
+    const uint64_t lines_size = meta.raw_size - meta.column_raw_size;
+    const std::string_view line_frame = data.substr(meta.column_compressed_size);
+    s = codec.Decompress(data.substr(0, meta.column_compressed_size), meta.column_raw_size,
+                         &column_);
+    if (s.ok() && lines) {
+      if (lines_size == 0) {
+        if (!line_frame.empty())
+          s = CorruptBlock("line frame without lines");
+      } else {
+        s = codec.Decompress(line_frame, lines_size, &raw_);
+      }
+      lines_base_ = raw_.data();
+    } else {
+      lines_base_ = ZeroBytes(lines_size).data();
+    }
+    if (s.ok())
+      s = ParseColumn(meta, column_, lines_size);
   }
-  absl::Status s = Parse(meta);
   if (!s.ok())
     Clear();
   return s;
 }
 
-absl::Status DecodedBlock::Parse(const BlockMeta& meta) {
-  const auto corrupt = [](std::string_view what) {
-    return absl::DataLossError(absl::StrCat("corrupt block: ", AV(what)));
-  };
+absl::Status DecodedBlock::ParseColumn(const BlockMeta& meta, std::string_view in,
+                                       uint64_t lines_size) {
+  uint64_t nsym = 0;
+  if (!GetVarint(&in, &nsym) || nsym > in.size())
+    return CorruptBlock("symbol count");
+  symbols_.reserve(nsym);
+  for (uint64_t i = 0; i < nsym; ++i) {
+    std::string_view s;
+    if (!internal::GetLengthPrefixed(&in, &s))
+      return CorruptBlock("symbol");
+    symbols_.push_back(s);
+  }
+  if (meta.entries > in.size())
+    return CorruptBlock("entry count");
+  refs_.reserve(meta.entries);
+  int64_t ts = meta.min_ts;
+  uint64_t line_off = 0;
+  for (uint32_t i = 0; i < meta.entries; ++i) {
+    uint64_t delta = 0, len = 0, nmeta = 0;
+    if (!GetVarint(&in, &delta) || !GetVarint(&in, &len) || !GetVarint(&in, &nmeta)) {
+      return CorruptBlock("entry");
+    }
+    if (delta > static_cast<uint64_t>(meta.max_ts) - static_cast<uint64_t>(ts)) {
+      return CorruptBlock("timestamp out of range");
+    }
+    ts = static_cast<int64_t>(static_cast<uint64_t>(ts) + delta);
+    if (len > lines_size - line_off)
+      return CorruptBlock("line length");
+    if (nmeta > in.size() / 2)
+      return CorruptBlock("metadata count");
+    Ref r;
+    r.ts = ts;
+    r.line_off = static_cast<uint32_t>(line_off);
+    r.line_len = static_cast<uint32_t>(len);
+    r.meta_begin = static_cast<uint32_t>(labels_.size());
+    r.meta_count = static_cast<uint32_t>(nmeta);
+    line_off += len;
+    for (uint64_t j = 0; j < nmeta; ++j) {
+      uint64_t n = 0, v = 0;
+      if (!GetVarint(&in, &n) || !GetVarint(&in, &v) || n >= nsym || v >= nsym) {
+        return CorruptBlock("metadata symbol");
+      }
+      labels_.push_back(LabelView{symbols_[n], symbols_[v]});
+    }
+    refs_.push_back(r);
+  }
+  if (!in.empty())
+    return CorruptBlock("trailing bytes");
+  if (line_off != lines_size)
+    return CorruptBlock("line lengths disagree with the line frame");
+  if (meta.entries > 0 && (refs_.front().ts != meta.min_ts || refs_.back().ts != meta.max_ts)) {
+    return CorruptBlock("time bounds disagree with meta");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodedBlock::ParseV1(const BlockMeta& meta) {
+  const auto corrupt = CorruptBlock;
   std::string_view in(raw_);
   uint64_t nsym = 0;
   if (!GetVarint(&in, &nsym) || nsym > in.size())
@@ -224,6 +346,7 @@ void DecodedBlock::LoadCopy(std::span<const EntryView> entries, int64_t from, in
     }
     refs_.push_back(r);
   }
+  lines_base_ = raw_.data();
   labels_.reserve(pending.size());
   for (const PendingLabel& p : pending) {
     labels_.push_back(LabelView{std::string_view(raw_.data() + p.name_off, p.name_len),

@@ -37,14 +37,26 @@ struct EntryView {
   std::span<const LabelView> metadata;
 };
 
+// Block layouts (the chunk format version, see docs/formats.md):
+//   1: one compressed frame holding symbols, then per entry (timestamp, line, metadata);
+//   2: two compressed frames: the entry column (symbols, then per entry timestamp, line length
+//      and metadata), then the lines back to back. Readers that need no line bytes (a count or
+//      bytes_over_time over a bare selector) decompress only the small first frame.
+inline constexpr uint8_t kBlockLayoutV1 = 1;
+inline constexpr uint8_t kBlockLayoutV2 = 2;
+
 struct BlockMeta {
+  uint8_t layout = kBlockLayoutV2;
   int64_t min_ts = 0;  // smallest entry timestamp (inclusive)
   int64_t max_ts = 0;  // largest entry timestamp (inclusive)
   uint32_t entries = 0;
-  uint32_t raw_size = 0;         // bytes of the uncompressed block layout
+  uint32_t raw_size = 0;         // uncompressed bytes (v2: entry column + lines)
   uint64_t offset = 0;           // where the compressed bytes start in the encoded chunk
-  uint32_t compressed_size = 0;  // length of the compressed bytes
+  uint32_t compressed_size = 0;  // length of the compressed bytes (v2: both frames)
   uint64_t checksum = 0;         // XXH3-64 (seed 0) of the compressed bytes
+  // v2 only: the entry column's uncompressed and compressed sizes (its frame comes first).
+  uint32_t column_raw_size = 0;
+  uint32_t column_compressed_size = 0;
   friend bool operator==(const BlockMeta&, const BlockMeta&) = default;
 };
 
@@ -96,7 +108,10 @@ absl::StatusOr<std::shared_ptr<const Block>> BuildBlock(std::span<const EntryVie
 class DecodedBlock {
  public:
   // Verifies the checksum, decompresses and parses `block`; kDataLoss on any inconsistency.
-  [[nodiscard]] absl::Status Load(const Block& block, const Codec& codec);
+  // With `lines` false a v2 block's line frame is not decompressed: entries keep their exact
+  // timestamps, metadata and line lengths, but their line views show zero bytes (ZeroBytes).
+  // v1 blocks always decode their lines.
+  [[nodiscard]] absl::Status Load(const Block& block, const Codec& codec, bool lines = true);
   // Copies the entries of `entries` with timestamps in [from, through) and sorts them by time
   // (stable: equal timestamps keep their order).
   void LoadCopy(std::span<const EntryView> entries, int64_t from, int64_t through);
@@ -106,7 +121,7 @@ class DecodedBlock {
   int64_t timestamp(size_t i) const { return refs_[i].ts; }
   EntryView entry(size_t i) const {
     const Ref& r = refs_[i];
-    return EntryView{r.ts, std::string_view(raw_.data() + r.line_off, r.line_len),
+    return EntryView{r.ts, std::string_view(lines_base_ + r.line_off, r.line_len),
                      std::span<const LabelView>(labels_.data() + r.meta_begin, r.meta_count)};
   }
   // Index of the first entry with timestamp >= ts (size() if none).
@@ -121,13 +136,21 @@ class DecodedBlock {
     uint32_t meta_begin;
     uint32_t meta_count;
   };
-  absl::Status Parse(const BlockMeta& meta);
+  absl::Status ParseV1(const BlockMeta& meta);
+  absl::Status ParseColumn(const BlockMeta& meta, std::string_view column, uint64_t lines_size);
 
-  std::string raw_;
+  std::string raw_;     // v1: the whole layout; v2: the lines; LoadCopy: lines and metadata
+  std::string column_;  // v2: the entry column (symbols live here)
+  const char* lines_base_ = nullptr;  // line_off is relative to this
   std::vector<Ref> refs_;
   std::vector<LabelView> labels_;
   std::vector<std::string_view> symbols_;
 };
+
+// `n` readable zero bytes (n <= kMaxRawBlockSize): what a line view points at when a reader
+// asked for entries without their line bytes. Backed by one read-only anonymous mapping, so it
+// costs address space, not memory.
+std::string_view ZeroBytes(size_t n);
 
 // XXH3-64 of `data`, the checksum used for blocks and the chunk index.
 uint64_t Checksum64(std::string_view data);

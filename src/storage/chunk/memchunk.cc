@@ -21,15 +21,16 @@ using internal::PutVarint;
 namespace {
 
 constexpr char kMagic[4] = {'N', 'R', 'N', 'C'};
-constexpr uint8_t kFormatVersion = 1;
+// Written by this version; version 1 (single-frame blocks) is still read.
+constexpr uint8_t kFormatVersion = kBlockLayoutV2;
 
 uint64_t EntryHash(int64_t ts, std::string_view line) {
   return XXH3_64bits_withSeed(line.data(), line.size(), static_cast<uint64_t>(ts));
 }
 
-std::string HeaderBytes(Encoding encoding) {
+std::string HeaderBytes(uint8_t version, Encoding encoding) {
   std::string h(kMagic, 4);
-  h.push_back(static_cast<char>(kFormatVersion));
+  h.push_back(static_cast<char>(version));
   h.push_back(static_cast<char>(encoding));
   h.append(2, '\0');
   return h;
@@ -246,10 +247,15 @@ absl::StatusOr<std::string> MemChunk::Encode() const {
     all.push_back(b.get());
   if (head_block != nullptr)
     all.push_back(head_block.get());
-  for (const Block* b : all)
+  // A chunk decoded from an older version keeps its blocks' layout when encoded again.
+  const uint8_t version = all.empty() ? kFormatVersion : all.front()->meta().layout;
+  for (const Block* b : all) {
     total += b->meta().compressed_size + b->filter().ByteSize() + 64;
+    if (b->meta().layout != version)
+      return absl::FailedPreconditionError("chunk mixes block layouts");
+  }
 
-  std::string out = HeaderBytes(options_.encoding);
+  std::string out = HeaderBytes(version, options_.encoding);
   out.reserve(total);
   std::vector<uint64_t> offsets;
   offsets.reserve(all.size());
@@ -260,7 +266,7 @@ absl::StatusOr<std::string> MemChunk::Encode() const {
     out.append(b->data());
   }
   const uint64_t index_offset = out.size();
-  out.push_back(static_cast<char>(kFormatVersion));
+  out.push_back(static_cast<char>(version));
   out.push_back(static_cast<char>(options_.encoding));
   PutVarint(&out, all.size());
   for (size_t i = 0; i < all.size(); ++i) {
@@ -271,6 +277,10 @@ absl::StatusOr<std::string> MemChunk::Encode() const {
     PutVarint(&out, m.raw_size);
     PutVarint(&out, offsets[i]);
     PutVarint(&out, m.compressed_size);
+    if (version >= kBlockLayoutV2) {
+      PutVarint(&out, m.column_raw_size);
+      PutVarint(&out, m.column_compressed_size);
+    }
     PutFixed64(&out, m.checksum);
     all[i]->filter().EncodeTo(&out);
   }
@@ -311,13 +321,14 @@ absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocatio
   if (!internal::GetByte(&in, &version) || !internal::GetByte(&in, &encoding)) {
     return Corrupt("index header");
   }
-  if (version != kFormatVersion) {
+  if (version != kBlockLayoutV1 && version != kBlockLayoutV2) {
     return absl::DataLossError(absl::StrCat("unsupported chunk format version ", version));
   }
   if (GetCodec(static_cast<Encoding>(encoding)) == nullptr) {
     return absl::DataLossError(absl::StrCat("unknown chunk encoding ", encoding));
   }
   ChunkIndex out;
+  out.version = version;
   out.encoding = static_cast<Encoding>(encoding);
   uint64_t count = 0;
   if (!GetVarint(&in, &count) || count > in.size())
@@ -326,12 +337,22 @@ absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocatio
   uint64_t prev_end = kHeaderSize;
   for (uint64_t i = 0; i < count; ++i) {
     BlockMeta m;
+    m.layout = version;
     uint64_t zmin = 0, span = 0, entries = 0, raw = 0, offset = 0, size = 0;
+    uint64_t column_raw = 0, column_size = 0;
     if (!GetVarint(&in, &zmin) || !GetVarint(&in, &span) || !GetVarint(&in, &entries) ||
         !GetVarint(&in, &raw) || !GetVarint(&in, &offset) || !GetVarint(&in, &size) ||
+        (version >= kBlockLayoutV2 &&
+         (!GetVarint(&in, &column_raw) || !GetVarint(&in, &column_size))) ||
         !internal::GetFixed64(&in, &m.checksum)) {
       return Corrupt("block meta");
     }
+    if (version >= kBlockLayoutV2 && (column_raw == 0 || column_raw > raw || column_size == 0 ||
+                                      column_size > size)) {
+      return Corrupt("block column sizes");
+    }
+    m.column_raw_size = static_cast<uint32_t>(column_raw);
+    m.column_compressed_size = static_cast<uint32_t>(column_size);
     m.min_ts = internal::UnZigZag(zmin);
     if (span > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) -
                    static_cast<uint64_t>(m.min_ts)) {
@@ -376,7 +397,7 @@ absl::StatusOr<std::unique_ptr<MemChunk>> MemChunk::DecodeOwned(std::string data
       ParseTrailer(std::string_view(data).substr(data.size() - kTrailerSize), data.size()));
   ASSIGN_OR_RETURN(ChunkIndex index,
                    ParseIndex(std::string_view(data).substr(loc.offset, loc.length), loc));
-  if (static_cast<uint8_t>(data[4]) != kFormatVersion ||
+  if (static_cast<uint8_t>(data[4]) != index.version ||
       static_cast<uint8_t>(data[5]) != static_cast<uint8_t>(index.encoding) || data[6] != 0 ||
       data[7] != 0) {
     return Corrupt("header disagrees with index");
@@ -450,14 +471,16 @@ bool ChunkIterator::Open(Source& s) {
     } else {
       s.decoded = std::make_unique<DecodedBlock>();
     }
-    absl::Status st = s.decoded->Load(*s.block, *codec_);
+    absl::Status st = s.decoded->Load(*s.block, *codec_, options_.lines);
     if (!st.ok()) {
       status_ = absl::Status(st.code(), absl::StrCat("block ", s.seq, ": ", st.message()));
       return false;
     }
     ++stats_.blocks_decoded;
     stats_.compressed_bytes += s.block->meta().compressed_size;
-    stats_.decompressed_bytes += s.block->meta().raw_size;
+    const BlockMeta& m = s.block->meta();
+    stats_.decompressed_bytes +=
+        options_.lines || m.layout == kBlockLayoutV1 ? m.raw_size : m.column_raw_size;
   }
   const size_t lo = s.decoded->LowerBound(options_.from);
   const size_t hi = options_.through == std::numeric_limits<int64_t>::max()

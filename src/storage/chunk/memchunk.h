@@ -78,6 +78,10 @@ struct IteratorOptions {
   // Blocks whose token filter rules out any of these substrings are skipped (a pure
   // optimisation: the caller still filters lines). The head block is never skipped.
   std::vector<std::string> required_substrings;
+  // False: the caller needs no line bytes (only timestamps, line lengths and metadata), so
+  // blocks whose layout allows it are read without decompressing their lines; yielded lines
+  // then show zero bytes of the right length (see DecodedBlock::Load).
+  bool lines = true;
 };
 
 struct IteratorStats {
@@ -227,6 +231,7 @@ struct IndexLocation {
 absl::StatusOr<IndexLocation> ParseTrailer(std::string_view trailer, uint64_t object_size);
 
 struct ChunkIndex {
+  uint8_t version = 0;  // the chunk format version (= the blocks' layout)
   Encoding encoding = Encoding::kNone;
   // Blocks with meta and filter but no data; attach bytes with Block::WithData.
   std::vector<std::shared_ptr<const Block>> blocks;
