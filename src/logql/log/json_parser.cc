@@ -247,6 +247,7 @@ class JsonWalk {
         val_buf_(*val_buf), hints_(lbs->hints()), cache_(*cache) {
     if (cache_.hints != &hints_) {
       cache_.keys.clear();
+      cache_.by_position.clear();
       cache_.hints = &hints_;
     }
   }
@@ -261,11 +262,13 @@ class JsonWalk {
       return true;
     }
     bool first = true;
+    size_t position = 0;
     while (true) {
       std::string_view key;
       bool esc = false;
       if (!s_.Key(first, &key, &esc)) return false;
       first = false;
+      position_ = depth == 0 ? position++ : SIZE_MAX;
       if (esc) {
         key_buf_.clear();
         if (!AppendJsonUnescaped(key, &key_buf_)) {
@@ -281,28 +284,45 @@ class JsonWalk {
   }
 
  private:
+  // The cached facts about top-level `key` (null when the cache is full and `key` is new).
+  const JsonParser::KeyInfo* CachedKey(std::string_view key) {
+    auto& by_position = cache_.by_position;
+    if (position_ < by_position.size() && by_position[position_].second != nullptr &&
+        by_position[position_].first == key) {
+      return by_position[position_].second;
+    }
+    auto it = cache_.keys.find(key);
+    if (it == cache_.keys.end()) {
+      if (cache_.keys.size() >= kMaxCachedKeys) return nullptr;
+      JsonParser::KeyInfo info;
+      AppendSanitizedKey(&info.name, key, true);
+      if (!info.name.empty()) {
+        info.want = hints_.ShouldExtract(info.name);
+        info.name_ext = info.name;
+        info.name_ext.append(kDuplicateSuffix);
+        info.want_ext = hints_.ShouldExtract(info.name_ext);
+      }
+      it = cache_.keys.emplace(std::string(key), std::move(info)).first;
+      by_position.clear();  // the insert may have moved every entry
+    }
+    if (position_ < kMaxPositions) {
+      if (by_position.size() <= position_) by_position.resize(position_ + 1);
+      by_position[position_].first.assign(key);
+      by_position[position_].second = &it->second;
+    }
+    return &it->second;
+  }
+
   // Builds the label name for `key` at the current prefix into name_. Returns false when the
   // label is not wanted (or has no name).
   bool LabelName(std::string_view key) {
     if (prefix_.empty()) {
-      auto it = cache_.keys.find(key);
-      if (it == cache_.keys.end() && cache_.keys.size() < kMaxCachedKeys) {
-        JsonParser::KeyInfo info;
-        AppendSanitizedKey(&info.name, key, true);
-        if (!info.name.empty()) {
-          info.want = hints_.ShouldExtract(info.name);
-          info.name_ext = info.name;
-          info.name_ext.append(kDuplicateSuffix);
-          info.want_ext = hints_.ShouldExtract(info.name_ext);
-        }
-        it = cache_.keys.emplace(std::string(key), std::move(info)).first;
-      }
-      if (it != cache_.keys.end()) {
-        const JsonParser::KeyInfo& info = it->second;
-        if (info.name.empty()) return false;
-        const bool clash = lbs_.BaseHas(info.name);
-        if (!(clash ? info.want_ext : info.want)) return false;
-        name_.assign(clash ? info.name_ext : info.name);
+      const JsonParser::KeyInfo* info = CachedKey(key);
+      if (info != nullptr) {
+        if (info->name.empty() || !(info->want || info->want_ext)) return false;
+        const bool clash = lbs_.BaseHas(info->name);
+        if (!(clash ? info->want_ext : info->want)) return false;
+        name_.assign(clash ? info->name_ext : info->name);
         return true;
       }
     }
@@ -388,6 +408,8 @@ class JsonWalk {
   const ParserHints& hints_;
   JsonParser::KeyCache& cache_;
   static constexpr size_t kMaxCachedKeys = 1024;
+  static constexpr size_t kMaxPositions = 64;
+  size_t position_ = SIZE_MAX;  // of the current key in the top-level object
 };
 
 }  // namespace

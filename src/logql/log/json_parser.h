@@ -56,6 +56,10 @@ class JsonParser : public Stage {
   struct KeyCache {
     const void* hints = nullptr;
     StringMap<KeyInfo> keys;
+    // Lines of one source usually list their keys in the same order: the key last seen at each
+    // top-level position, checked with one comparison before hashing. Pointers into `keys`,
+    // cleared whenever `keys` changes.
+    std::vector<std::pair<std::string, const KeyInfo*>> by_position;
   };
 
  private:
