@@ -286,40 +286,93 @@ class BatchPipe {
 
 }  // namespace
 
+// What one SelectLogs reads, split into units of work that the reader threads take in order:
+// each unit is a run of store series (a bounded number of chunks, fetched together) plus the
+// ingester streams whose fingerprints fall in its range, so every stream is read by exactly one
+// reader, merged with all of its chunks.
+namespace {
+
+struct ReadPlan {
+  chunk::IteratorOptions opts;
+  std::vector<std::pair<Fingerprint, StreamIterators>> memory;  // sorted by fingerprint
+  std::vector<index::SeriesChunks> refs;                        // sorted by fingerprint
+  struct Unit {
+    size_t ref_begin, ref_end, memory_begin, memory_end;
+  };
+  std::vector<Unit> units;
+  std::atomic<size_t> next_unit{0};
+};
+
+absl::Status PlanRead(Querier* querier, const std::string& tenant, const SourceLimits& limits,
+                      const logql_engine::SelectParams& params, size_t readers, ReadPlan& plan,
+                      logql_engine::SourceStats& stats);
+absl::Status ReadUnits(Querier* querier, const std::string& tenant,
+                       const logql_engine::SelectParams& params, ReadPlan& plan,
+                       const std::function<bool()>& stop, logql_engine::SourceStats& stats,
+                       const TenantEntrySource::EmitToPipe& emit_to);
+
+}  // namespace
+
 absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& params,
                                            logql_engine::EntrySink& sink) {
-  BatchPipe pipe;
-  absl::Status read_status;
-  std::thread reader([&] {
-    // One shared copy of a stream's labels, made on its first batch (stream numbers are
-    // unique within the query and come in order).
-    size_t current = SIZE_MAX;
-    std::shared_ptr<const Labels> shared;
-    auto stop = [&pipe] { return pipe.closed(); };
-    read_status = Read(params, stop, [&](const Labels& labels, size_t stream, internal::EntryBatch& batch) {
-      if (stream != current) {
-        shared = std::make_shared<const Labels>(labels);
-        current = stream;
-      }
-      return pipe.Send(shared, stream, batch);
-    });
-    pipe.FinishSending();
-  });
-  pipe.Drain(sink);
-  reader.join();
-  return read_status;
+  logql_engine::EntrySink* one[] = {&sink};
+  return SelectLogsParallel(params, one);
 }
 
-absl::Status TenantEntrySource::Read(const logql_engine::SelectParams& params,
-                                     const std::function<bool()>& stop,
-                                     const EmitToPipe& emit_to) {
-  if (limits_.max_streams_matchers_per_query > 0 &&
-      params.matchers.size() > static_cast<size_t>(limits_.max_streams_matchers_per_query)) {
+absl::Status TenantEntrySource::SelectLogsParallel(
+    const logql_engine::SelectParams& params, std::span<logql_engine::EntrySink* const> sinks) {
+  ReadPlan plan;
+  RETURN_IF_ERROR(PlanRead(querier_, tenant_, limits_, params, sinks.size(), plan, stats_));
+  // Each sink gets a reader thread (fetch, decompress, merge) and a thread running the sink
+  // (the engine's pipeline); the caller's thread runs the first sink.
+  const size_t n = std::max<size_t>(1, std::min(sinks.size(), plan.units.size()));
+  std::vector<BatchPipe> pipes(n);
+  std::vector<absl::Status> read_status(n);
+  std::vector<logql_engine::SourceStats> part_stats(n);
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < n; ++k) {
+    threads.emplace_back([&, k] {
+      BatchPipe& pipe = pipes[k];
+      // One shared copy of a stream's labels, made on its first batch (stream numbers are
+      // unique per reader and come in order).
+      size_t current = SIZE_MAX;
+      std::shared_ptr<const Labels> shared;
+      auto stop = [&pipe] { return pipe.closed(); };
+      read_status[k] = ReadUnits(querier_, tenant_, params, plan, stop, part_stats[k],
+                                 [&](const Labels& labels, size_t stream, EntryBatch& batch) {
+                                   if (stream != current) {
+                                     shared = std::make_shared<const Labels>(labels);
+                                     current = stream;
+                                   }
+                                   return pipe.Send(shared, stream, batch);
+                                 });
+      pipe.FinishSending();
+    });
+  }
+  for (size_t k = 1; k < n; ++k) {
+    threads.emplace_back([&, k] { pipes[k].Drain(*sinks[k]); });
+  }
+  pipes[0].Drain(*sinks[0]);
+  for (auto& t : threads) t.join();
+  for (size_t k = 0; k < n; ++k) {
+    AddStats(part_stats[k], stats_);
+    RETURN_IF_ERROR(read_status[k]);
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status PlanRead(Querier* querier, const std::string& tenant, const SourceLimits& limits,
+                      const logql_engine::SelectParams& params, size_t readers, ReadPlan& plan,
+                      logql_engine::SourceStats& stats) {
+  if (limits.max_streams_matchers_per_query > 0 &&
+      params.matchers.size() > static_cast<size_t>(limits.max_streams_matchers_per_query)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "max streams matchers per query exceeded, matchers-count > limit (%d > %d)",
-        params.matchers.size(), limits_.max_streams_matchers_per_query));
+        params.matchers.size(), limits.max_streams_matchers_per_query));
   }
-  chunk::IteratorOptions opts;
+  chunk::IteratorOptions& opts = plan.opts;
   opts.from = params.start_ns;
   opts.through = params.end_ns;
   opts.direction = params.direction == logql_engine::Direction::kForward
@@ -329,11 +382,11 @@ absl::Status TenantEntrySource::Read(const logql_engine::SelectParams& params,
 
   // Ingester chunks are in memory: open them all up front.
   std::map<Fingerprint, StreamIterators> memory;
-  ingester::Ingester* ing = querier_->ingester();
-  if (ing != nullptr && querier_->UseIngesters(params.end_ns)) {
-    stats_.ingester_total_reached = 1;
-    stats_.ingester_batches++;
-    ing->ForEachStream(tenant_, [&](ingester::Stream& s) {
+  ingester::Ingester* ing = querier->ingester();
+  if (ing != nullptr && querier->UseIngesters(params.end_ns)) {
+    stats.ingester_total_reached = 1;
+    stats.ingester_batches++;
+    ing->ForEachStream(tenant, [&](ingester::Stream& s) {
       if (!logql_engine::MatchesAll(params.matchers, s.labels())) return;
       for (const auto& d : s.chunks) {
         if (d.chunk->Stats().entries == 0) continue;
@@ -343,86 +396,113 @@ absl::Status TenantEntrySource::Read(const logql_engine::SelectParams& params,
         if (entry.labels.empty()) entry.labels = s.labels();
         entry.iterators.push_back(d.chunk->Iterator(opts));
         entry.memory_iterators = entry.iterators.size();
-        stats_.ingester_chunks_matched++;
+        stats.ingester_chunks_matched++;
       }
     });
   }
-  ASSIGN_OR_RETURN(auto refs, querier_->StoreChunkRefs(tenant_, params.matchers, params.start_ns,
+  plan.memory.reserve(memory.size());
+  for (auto& [fp, s] : memory) plan.memory.emplace_back(fp, std::move(s));
+  ASSIGN_OR_RETURN(plan.refs, querier->StoreChunkRefs(tenant, params.matchers, params.start_ns,
                                                        params.end_ns));
+  auto& refs = plan.refs;
   std::sort(refs.begin(), refs.end(),
             [](const auto& a, const auto& b) { return a.fingerprint < b.fingerprint; });
-  if (limits_.max_chunks_per_query > 0) {
-    size_t total = 0;
-    for (const auto& r : refs) total += r.chunks.size();
-    if (total > static_cast<size_t>(limits_.max_chunks_per_query)) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("the query hit the max number of chunks limit (limit: %d chunks)",
-                          limits_.max_chunks_per_query));
-    }
+  size_t total_chunks = 0;
+  for (const auto& r : refs) total_chunks += r.chunks.size();
+  if (limits.max_chunks_per_query > 0 &&
+      total_chunks > static_cast<size_t>(limits.max_chunks_per_query)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the query hit the max number of chunks limit (limit: %d chunks)",
+                        limits.max_chunks_per_query));
   }
+  stats.store_chunks_ref += static_cast<int64_t>(total_chunks);
 
-  // Store chunks are fetched a batch of series at a time (bounded memory, parallel fetches),
-  // and each stream is merged with its ingester chunks and pushed before the next batch.
-  constexpr size_t kChunksPerBatch = 64;
-  EntryBatch entries;
-  size_t stream_no = 0;
-  auto mem_it = memory.begin();
-  auto flush_memory_before = [&](Fingerprint fp, bool all) -> absl::Status {
-    for (; mem_it != memory.end() && (all || mem_it->first < fp); ++mem_it) {
-      const size_t id = stream_no++;
-      RETURN_IF_ERROR(MergeAndPush(
-          mem_it->second, opts.direction,
-          [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); }, stats_, entries));
-    }
-    return absl::OkStatus();
-  };
-  size_t next = 0;
-  while (next < refs.size()) {
-    if (stop()) return absl::OkStatus();  // The query is over; the engine has its status.
-    size_t end = next;
-    size_t chunks = 0;
-    std::vector<ChunkToFetch> batch;
-    while (end < refs.size() && (end == next || chunks + refs[end].chunks.size() <= kChunksPerBatch)) {
-      for (const auto& ref : refs[end].chunks) batch.push_back(ChunkToFetch{refs[end].fingerprint, ref});
+  // Units of at most kChunksPerUnit store chunks (bounded memory, one parallel fetch each);
+  // smaller when several readers share the work, so they finish together.
+  const size_t per_unit = readers > 1 ? std::clamp<size_t>(total_chunks / (readers * 8), 4, 64) : 64;
+  size_t mem = 0;
+  for (size_t next = 0; next < refs.size();) {
+    size_t end = next, chunks = 0;
+    while (end < refs.size() && (end == next || chunks + refs[end].chunks.size() <= per_unit)) {
       chunks += refs[end].chunks.size();
       ++end;
     }
-    stats_.store_chunks_ref += static_cast<int64_t>(batch.size());
-    // With needles, only the blocks that may hold them are read.
-    ASSIGN_OR_RETURN(auto fetched,
-                     params.line_filter_needles.empty()
-                         ? querier_->FetchChunks(tenant_, batch, &stats_)
-                         : querier_->FetchChunksForNeedles(tenant_, batch,
-                                                           params.line_filter_needles,
-                                                           params.start_ns, params.end_ns,
-                                                           &stats_));
-    size_t k = 0;
-    for (size_t i = next; i < end; ++i) {
-      auto& series = refs[i];
-      RETURN_IF_ERROR(flush_memory_before(series.fingerprint, false));
+    const Fingerprint last = refs[end - 1].fingerprint;
+    const size_t mem_begin = mem;
+    while (mem < plan.memory.size() && plan.memory[mem].first <= last) ++mem;
+    plan.units.push_back(ReadPlan::Unit{next, end, mem_begin, mem});
+    next = end;
+  }
+  // Ingester streams after the last store series, a few per unit.
+  while (mem < plan.memory.size()) {
+    const size_t end = std::min(plan.memory.size(), mem + 16);
+    plan.units.push_back(ReadPlan::Unit{refs.size(), refs.size(), mem, end});
+    mem = end;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadUnits(Querier* querier, const std::string& tenant,
+                       const logql_engine::SelectParams& params, ReadPlan& plan,
+                       const std::function<bool()>& stop, logql_engine::SourceStats& stats,
+                       const TenantEntrySource::EmitToPipe& emit_to) {
+  EntryBatch entries;
+  size_t stream_no = 0;
+  auto push = [&](StreamIterators& s) {
+    const size_t id = stream_no++;
+    return MergeAndPush(
+        s, plan.opts.direction,
+        [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); }, stats, entries);
+  };
+  while (true) {
+    const size_t u = plan.next_unit.fetch_add(1);
+    if (u >= plan.units.size()) return absl::OkStatus();
+    if (stop()) return absl::OkStatus();  // The query is over; the engine has its status.
+    const ReadPlan::Unit& unit = plan.units[u];
+    std::vector<ChunkToFetch> batch;
+    for (size_t i = unit.ref_begin; i < unit.ref_end; ++i) {
+      for (const auto& ref : plan.refs[i].chunks)
+        batch.push_back(ChunkToFetch{plan.refs[i].fingerprint, ref});
+    }
+    std::vector<std::shared_ptr<const chunk::MemChunk>> fetched;
+    if (!batch.empty()) {
+      // With needles, only the blocks that may hold them are read.
+      ASSIGN_OR_RETURN(fetched,
+                       params.line_filter_needles.empty()
+                           ? querier->FetchChunks(tenant, batch, &stats)
+                           : querier->FetchChunksForNeedles(tenant, batch,
+                                                             params.line_filter_needles,
+                                                             params.start_ns, params.end_ns,
+                                                             &stats));
+    }
+    // Merge-join the unit's store series and ingester streams by fingerprint.
+    size_t mem = unit.memory_begin, k = 0;
+    for (size_t i = unit.ref_begin; i < unit.ref_end; ++i) {
+      auto& series = plan.refs[i];
+      for (; mem < unit.memory_end && plan.memory[mem].first < series.fingerprint; ++mem) {
+        RETURN_IF_ERROR(push(plan.memory[mem].second));
+      }
       StreamIterators s;
-      if (mem_it != memory.end() && mem_it->first == series.fingerprint) {
-        s = std::move(mem_it->second);
-        ++mem_it;
+      if (mem < unit.memory_end && plan.memory[mem].first == series.fingerprint) {
+        s = std::move(plan.memory[mem].second);
+        ++mem;
       }
       if (s.labels.empty()) s.labels = std::move(series.labels);
       s.without_lines =
           !params.lines_needed && s.iterators.empty() && TimeDisjoint(series.chunks);
-      chunk::IteratorOptions chunk_opts = opts;
+      chunk::IteratorOptions chunk_opts = plan.opts;
       chunk_opts.lines = !s.without_lines;
       for (size_t c = 0; c < series.chunks.size(); ++c, ++k) {
         s.iterators.push_back(fetched[k]->Iterator(chunk_opts));
         s.store_chunks.push_back(std::move(fetched[k]));
       }
-      const size_t id = stream_no++;
-      RETURN_IF_ERROR(MergeAndPush(
-          s, opts.direction, [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); },
-          stats_, entries));
+      RETURN_IF_ERROR(push(s));
     }
-    next = end;
+    for (; mem < unit.memory_end; ++mem) RETURN_IF_ERROR(push(plan.memory[mem].second));
   }
-  return flush_memory_before(0, true);
 }
+
+}  // namespace
 
 void AddStats(const logql_engine::SourceStats& a, logql_engine::SourceStats& sum) {
   auto add_chunk = [](const logql_engine::ChunkReadStats& x, logql_engine::ChunkReadStats& y) {
@@ -494,18 +574,29 @@ class TenantLabelSink : public logql_engine::EntrySink {
 
 absl::Status MultiTenantEntrySource::SelectLogs(const logql_engine::SelectParams& params,
                                                 logql_engine::EntrySink& sink) {
+  logql_engine::EntrySink* one[] = {&sink};
+  return SelectLogsParallel(params, one);
+}
+
+absl::Status MultiTenantEntrySource::SelectLogsParallel(
+    const logql_engine::SelectParams& params, std::span<logql_engine::EntrySink* const> sinks) {
   if (tenants_.size() == 1) {
     TenantEntrySource one(querier_, tenants_[0], limits_);
-    absl::Status st = one.SelectLogs(params, sink);
+    absl::Status st = one.SelectLogsParallel(params, sinks);
     AddStats(one.stats(), stats_);
     return st;
   }
   logql_engine::SelectParams own = params;
   std::vector<std::string> selected = SelectTenants(tenants_, own.matchers);
   for (const auto& tenant : selected) {
-    TenantLabelSink labelled(tenant, sink);
+    std::vector<std::unique_ptr<TenantLabelSink>> labelled;
+    std::vector<logql_engine::EntrySink*> wrapped;
+    for (logql_engine::EntrySink* sink : sinks) {
+      labelled.push_back(std::make_unique<TenantLabelSink>(tenant, *sink));
+      wrapped.push_back(labelled.back().get());
+    }
     TenantEntrySource one(querier_, tenant, limits_);
-    absl::Status st = one.SelectLogs(own, labelled);
+    absl::Status st = one.SelectLogsParallel(own, wrapped);
     AddStats(one.stats(), stats_);
     RETURN_IF_ERROR(st);
   }

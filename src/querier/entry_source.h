@@ -35,6 +35,15 @@ class TenantEntrySource : public logql_engine::EntrySource {
 
   [[nodiscard]] absl::Status SelectLogs(const logql_engine::SelectParams& params,
                                         logql_engine::EntrySink& sink) override;
+  // One reader thread per sink (each stream is read by one of them), and a thread per sink
+  // running it.
+  [[nodiscard]] absl::Status SelectLogsParallel(
+      const logql_engine::SelectParams& params,
+      std::span<logql_engine::EntrySink* const> sinks) override;
+  size_t Parallelism() const override { return kReaders; }
+  // Readers of one SelectLogsParallel: the cores of the machine this was tuned on (more only
+  // add threads that wait for each other).
+  static constexpr size_t kReaders = 2;
   // What the SelectLogs calls so far read (for the response's stats).
   const logql_engine::SourceStats& stats() const { return stats_; }
 
@@ -43,11 +52,6 @@ class TenantEntrySource : public logql_engine::EntrySource {
   using EmitToPipe = std::function<bool(const Labels&, size_t, internal::EntryBatch&)>;
 
  private:
-  // The reader half of SelectLogs (run on its own thread): finds, fetches, decodes and merges
-  // the selected streams; the calling thread runs the engine's sink meanwhile.
-  absl::Status Read(const logql_engine::SelectParams& params, const std::function<bool()>& stop,
-                    const EmitToPipe& emit);
-
   Querier* querier_;
   std::string tenant_;
   SourceLimits limits_;
@@ -68,6 +72,10 @@ class MultiTenantEntrySource : public logql_engine::EntrySource {
 
   [[nodiscard]] absl::Status SelectLogs(const logql_engine::SelectParams& params,
                                         logql_engine::EntrySink& sink) override;
+  [[nodiscard]] absl::Status SelectLogsParallel(
+      const logql_engine::SelectParams& params,
+      std::span<logql_engine::EntrySink* const> sinks) override;
+  size_t Parallelism() const override { return TenantEntrySource::kReaders; }
   const logql_engine::SourceStats& stats() const { return stats_; }
 
  private:

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -438,6 +439,116 @@ TEST_F(EngineTest, TooManySteps) {
   auto r = Range("count_over_time({app=\"a\"}[1m])", 0, 12000, 1);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace norn::logql_engine
+
+namespace norn::logql_engine {
+namespace {
+
+// Spreads streams over the sinks (stream i to sink i % n), one thread per sink, and records
+// how many sinks the engine asked for.
+class SpreadingSource : public EntrySource {
+ public:
+  explicit SpreadingSource(std::vector<MemorySource::StreamData> streams)
+      : streams_(std::move(streams)) {}
+  absl::Status SelectLogs(const SelectParams& params, EntrySink& sink) override {
+    last_sinks = 1;
+    return MemorySource(streams_, 5).SelectLogs(params, sink);
+  }
+  absl::Status SelectLogsParallel(const SelectParams& params,
+                                  std::span<EntrySink* const> sinks) override {
+    last_sinks = sinks.size();
+    std::vector<std::vector<MemorySource::StreamData>> parts(sinks.size());
+    for (size_t i = 0; i < streams_.size(); ++i) parts[i % sinks.size()].push_back(streams_[i]);
+    std::vector<absl::Status> status(sinks.size());
+    std::vector<std::thread> threads;
+    for (size_t k = 0; k < sinks.size(); ++k) {
+      threads.emplace_back([&, k] {
+        status[k] = MemorySource(parts[k], 5).SelectLogs(params, *sinks[k]);
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& s : status) {
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  size_t Parallelism() const override { return 3; }
+  size_t last_sinks = 0;
+
+ private:
+  std::vector<MemorySource::StreamData> streams_;
+};
+
+// Streams sharing timestamps, values with NaN, metadata: every order-insensitive range
+// aggregation must give the serial answer when its streams are spread over threads.
+std::vector<MemorySource::StreamData> SpreadData() {
+  std::vector<MemorySource::StreamData> out;
+  for (int s = 0; s < 7; ++s) {
+    MemorySource::StreamData d{
+        Labels({{"app", s % 2 ? "odd" : "even"}, {"pod", "p" + std::to_string(s)}}), {}};
+    for (int i = 0; i < 200; ++i) {
+      std::string v = (i * 7 + s) % 41 == 0 ? "NaN" : std::to_string((i * 37 + s * 11) % 101);
+      Entry e{kT0 + (i / 2) * 3 * kSec, "v=" + v + " pad=" + std::string(i % 5, 'x'), {}};
+      if (i % 9 == 0) e.structured_metadata.push_back(Label{"trace", "t" + std::to_string(i % 2)});
+      d.entries.push_back(std::move(e));
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+TEST(EngineParallelTest, SpreadStreamsGiveTheSerialAnswer) {
+  const char* const kQueries[] = {
+      "count_over_time({app=~\".+\"}[1m])",
+      "sum by (app) (count_over_time({app=~\".+\"}[1m]))",
+      "sum by (app) (rate({app=~\".+\"} |= \"x\" [30s]))",
+      "bytes_over_time({app=~\".+\"}[2m])",
+      "sum(bytes_rate({app=~\".+\"}[1m]))",
+      "quantile_over_time(0.9, {app=~\".+\"} | logfmt | unwrap v [1m]) by (app)",
+      "quantile_over_time(0.5, {app=~\".+\"} | logfmt | unwrap v [20m])",
+      "absent_over_time({app=\"none\"}[1m])",
+      "topk(2, sum by (pod) (count_over_time({app=~\".+\"}[1m])))",
+  };
+  Engine engine;
+  MemorySource serial(SpreadData(), 5);
+  SpreadingSource spread(SpreadData());
+  for (const char* text : kQueries) {
+    SCOPED_TRACE(text);
+    LogQuery q;
+    q.query = text;
+    q.start_ns = kT0;
+    q.end_ns = kT0 + 10 * 60 * kSec;
+    q.step_ns = 30 * kSec;
+    auto want = engine.Query(q, serial);
+    auto got = engine.Query(q, spread);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(spread.last_sinks, 3u);
+    ASSERT_EQ(got->matrix.size(), want->matrix.size());
+    for (size_t i = 0; i < want->matrix.size(); ++i) {
+      EXPECT_EQ(got->matrix[i].metric, want->matrix[i].metric);
+      ASSERT_EQ(got->matrix[i].points.size(), want->matrix[i].points.size());
+      for (size_t j = 0; j < want->matrix[i].points.size(); ++j) {
+        const Point& a = got->matrix[i].points[j];
+        const Point& b = want->matrix[i].points[j];
+        EXPECT_EQ(a.t_ms, b.t_ms);
+        EXPECT_TRUE(a.v == b.v || (std::isnan(a.v) && std::isnan(b.v))) << a.v << " vs " << b.v;
+      }
+    }
+    EXPECT_EQ(got->stats.total_lines_processed, want->stats.total_lines_processed);
+    EXPECT_EQ(got->stats.total_bytes_processed, want->stats.total_bytes_processed);
+  }
+  // Sums of unwrapped values depend on the order of additions: read serially.
+  LogQuery q;
+  q.query = "sum_over_time({app=~\".+\"} | logfmt | unwrap v [1m])";
+  q.start_ns = kT0;
+  q.end_ns = kT0 + 10 * 60 * kSec;
+  q.step_ns = 30 * kSec;
+  ASSERT_TRUE(engine.Query(q, spread).ok());
+  EXPECT_EQ(spread.last_sinks, 1u);
 }
 
 }  // namespace

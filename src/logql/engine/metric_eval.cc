@@ -4,6 +4,8 @@
 #include <cmath>
 #include <deque>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <numeric>
 #include <string>
 
@@ -105,26 +107,35 @@ inline int64_t FloorDiv(int64_t a, int64_t b) {
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
+// Collects one range aggregation's samples from the source. A query may run several
+// collectors over disjoint sets of streams on different threads (see MergeFrom); each keeps its
+// own counters and interrupt, and interning new series in the shared table is serialised by
+// `intern_mu` when given.
 class SampleCollector : public EntrySink {
  public:
   SampleCollector(logql_log::SampleExtractor* ex, bool values, bool invariant, Bucketing b,
-                  EvalContext* ctx)
-      : ex_(ex), values_(values), invariant_(invariant), b_(b), ctx_(ctx) {}
+                  EvalContext* ctx, std::mutex* intern_mu = nullptr)
+      : ex_(ex),
+        values_(values),
+        invariant_(invariant),
+        b_(b),
+        ctx_(ctx),
+        intern_mu_(intern_mu),
+        interrupt_(*ctx->q) {}
 
-  bool Done() const override { return !ctx_->interrupt->status().ok(); }
+  bool Done() const override { return !interrupt_.status().ok(); }
 
   bool Push(const Labels& stream, std::span<const EntryRef> entries) override {
-    if (ctx_->interrupt->Check())
+    if (interrupt_.Check())
       return false;
     logql_log::SampleExtractor::Stream* st = ex_->ForStream(stream);
-    QueryStats* stats = ctx_->stats;
     // With a pipeline that cannot change labels, every sample of the batch without structured
     // metadata has the same series (metadata become labels, so entries carrying some are
     // looked up one by one).
     int64_t cached = -1;
     for (const EntryRef& e : entries) {
-      stats->total_lines_processed++;
-      stats->total_bytes_processed += static_cast<int64_t>(e.line.size());
+      lines_++;
+      bytes_ += static_cast<int64_t>(e.line.size());
       double v;
       if (!st->Process(e.ts_ns, e.line, e.structured_metadata, &v))
         continue;
@@ -135,9 +146,8 @@ class SampleCollector : public EntrySink {
       } else {
         Fingerprint h = st->builder().GroupedHash();
         auto [it, inserted] = ids_.try_emplace(h, static_cast<uint32_t>(series_.size()));
-        if (inserted) {
-          series_.push_back(RawSeries{ctx_->table.Intern(st->builder().GroupedLabels()), {}, {}});
-        }
+        if (inserted)
+          series_.push_back(RawSeries{Intern(st->builder().GroupedLabels()), {}, {}});
         idx = it->second;
         if (invariant_ && plain)
           cached = idx;
@@ -166,22 +176,101 @@ class SampleCollector : public EntrySink {
       s.ts.push_back(e.ts_ns);
       if (values_)
         s.v.push_back(v);
-      ++ctx_->samples;
+      ++samples_;
     }
     return true;
   }
 
+  // Adds `other`'s series (collected from other streams) into this one's. Only valid for
+  // aggregations whose result does not depend on the order of samples with equal timestamps
+  // or on the order of additions (see ParallelSafe). Afterwards series are in label order, so
+  // the result does not depend on which collector saw a series first.
+  void MergeFrom(SampleCollector& other) {
+    for (const auto& [h, oidx] : other.ids_) {
+      RawSeries& src = other.series_[oidx];
+      auto [it, inserted] = ids_.try_emplace(h, static_cast<uint32_t>(series_.size()));
+      if (inserted) {
+        series_.push_back(std::move(src));
+        continue;
+      }
+      RawSeries& dst = series_[it->second];
+      if (!src.cnt.empty()) {
+        const int64_t hi = src.base + static_cast<int64_t>(src.cnt.size()) - 1;
+        dst.Cover(src.base, hi, b_.values);
+        for (size_t j = 0; j < src.cnt.size(); ++j) {
+          const size_t i = static_cast<size_t>(src.base - dst.base) + j;
+          dst.cnt[i] += src.cnt[j];
+          if (b_.values)
+            dst.sum[i] += src.sum[j];
+        }
+      }
+      if (!src.ts.empty()) {
+        dst.sorted = dst.ts.empty() ? src.sorted : false;
+        dst.ts.insert(dst.ts.end(), src.ts.begin(), src.ts.end());
+        dst.v.insert(dst.v.end(), src.v.begin(), src.v.end());
+      }
+    }
+    lines_ += other.lines_;
+    bytes_ += other.bytes_;
+    samples_ += other.samples_;
+    other.ids_.clear();
+    other.series_.clear();
+  }
+
+  void SortSeriesByLabels() {
+    std::sort(series_.begin(), series_.end(), [this](const RawSeries& a, const RawSeries& b) {
+      return ctx_->table.Get(a.id) < ctx_->table.Get(b.id);
+    });
+  }
+
+  // Adds the counters to the query's totals.
+  void Account() {
+    ctx_->stats->total_lines_processed += lines_;
+    ctx_->stats->total_bytes_processed += bytes_;
+    ctx_->samples += samples_;
+  }
+
+  const Interrupt& interrupt() const { return interrupt_; }
   std::vector<RawSeries>& series() { return series_; }
 
  private:
+  uint32_t Intern(Labels l) {
+    if (intern_mu_ == nullptr)
+      return ctx_->table.Intern(std::move(l));
+    std::lock_guard lock(*intern_mu_);
+    return ctx_->table.Intern(std::move(l));
+  }
+
   logql_log::SampleExtractor* ex_;
   bool values_;
   bool invariant_;
   Bucketing b_;
   EvalContext* ctx_;
+  std::mutex* intern_mu_;
+  Interrupt interrupt_;
+  int64_t lines_ = 0, bytes_ = 0, samples_ = 0;
   absl::flat_hash_map<Fingerprint, uint32_t> ids_;
   std::vector<RawSeries> series_;
 };
+
+// Whether spreading streams over several collectors gives exactly the serial answer: counts,
+// line sizes (integers, exact in a double) and order statistics do; sums of unwrapped floats
+// (addition order), first/last and counter resets (order of equal timestamps) may not.
+bool ParallelSafe(const syn::RangeAggregationExpr& r) {
+  switch (r.op) {
+    case syn::RangeOp::kCountOverTime:
+    case syn::RangeOp::kBytesOverTime:
+    case syn::RangeOp::kBytesRate:
+    case syn::RangeOp::kAbsentOverTime:
+      return true;
+    case syn::RangeOp::kRate:
+      return !r.range.unwrap.has_value();
+    case syn::RangeOp::kQuantileOverTime:
+      return true;
+    default:
+      return false;
+  }
+}
 
 void SortSeries(RawSeries* s) {
   if (s->sorted)
@@ -203,7 +292,9 @@ void SortSeries(RawSeries* s) {
   s->sorted = true;
 }
 
-// Prometheus' quantile over a window (values copied into scratch and sorted).
+// Prometheus' quantile over a window (values copied into scratch, which is reordered). Only
+// the two ranks around q are needed, so they are selected (linear time) rather than sorted.
+// NaN orders before every number, as Go's sort.Float64s puts it.
 double Quantile(double q, std::vector<double>* vals) {
   if (vals->empty())
     return std::nan("");
@@ -211,14 +302,19 @@ double Quantile(double q, std::vector<double>* vals) {
     return -std::numeric_limits<double>::infinity();
   if (q > 1)
     return std::numeric_limits<double>::infinity();
-  std::sort(vals->begin(), vals->end());
+  auto less = [](double a, double b) { return a < b || (std::isnan(a) && !std::isnan(b)); };
   double n = static_cast<double>(vals->size());
   double rank = q * (n - 1);
   double lower = std::max(0.0, std::floor(rank));
   double upper = std::min(n - 1, lower + 1);
   double weight = rank - std::floor(rank);
-  return (*vals)[static_cast<size_t>(lower)] * (1 - weight) +
-         (*vals)[static_cast<size_t>(upper)] * weight;
+  const auto lo = vals->begin() + static_cast<ptrdiff_t>(lower);
+  std::nth_element(vals->begin(), lo, vals->end(), less);
+  const double lo_v = *lo;
+  // Everything after the lower rank is >= it: the next rank is their minimum.
+  const double hi_v =
+      upper > lower ? *std::min_element(lo + 1, vals->end(), less) : lo_v;
+  return lo_v * (1 - weight) + hi_v * weight;
 }
 
 // Prometheus' extrapolatedRate for counters, over the window (start_ns, end_ns].
@@ -424,8 +520,36 @@ absl::StatusOr<Value> EvalRange(EvalContext* ctx, const syn::RangeAggregationExp
     default:
       break;
   }
-  SampleCollector collector(ex.get(), values, invariant, b, ctx);
-  RETURN_IF_ERROR(ctx->source->SelectLogs(p, collector));
+  // Several collectors when the source can feed them in parallel (each its own extractor:
+  // extractors keep per-stream state).
+  const size_t parallel = ParallelSafe(r) ? std::max<size_t>(1, ctx->source->Parallelism()) : 1;
+  std::mutex intern_mu;
+  std::vector<std::unique_ptr<logql_log::SampleExtractor>> extractors;
+  std::vector<std::unique_ptr<SampleCollector>> collectors;
+  std::vector<EntrySink*> sinks;
+  for (size_t k = 0; k < parallel; ++k) {
+    if (k > 0) {
+      ASSIGN_OR_RETURN(auto more, BuildSampleExtractor(r, pushdown));
+      extractors.push_back(std::move(more));
+    }
+    collectors.push_back(std::make_unique<SampleCollector>(
+        k == 0 ? ex.get() : extractors.back().get(), values, invariant, b, ctx,
+        parallel > 1 ? &intern_mu : nullptr));
+    sinks.push_back(collectors.back().get());
+  }
+  absl::Status selected = parallel > 1 ? ctx->source->SelectLogsParallel(p, sinks)
+                                       : ctx->source->SelectLogs(p, *sinks[0]);
+  SampleCollector& collector = *collectors[0];
+  for (size_t k = 1; k < parallel; ++k)
+    collector.MergeFrom(*collectors[k]);
+  if (parallel > 1)
+    collector.SortSeriesByLabels();
+  collector.Account();
+  RETURN_IF_ERROR(selected);
+  for (const auto& c : collectors) {
+    if (!c->interrupt().status().ok())
+      ctx->interrupt->Check();  // the deadline or cancellation the collector saw
+  }
   RETURN_IF_ERROR(ctx->interrupt->status());
   if (ctx->opts->max_samples > 0 && ctx->samples > ctx->opts->max_samples) {
     return absl::ResourceExhaustedError("query would keep too many samples in memory");

@@ -66,6 +66,16 @@ class EntrySource {
  public:
   virtual ~EntrySource() = default;
   [[nodiscard]] virtual absl::Status SelectLogs(const SelectParams& params, EntrySink& sink) = 0;
+  // Like SelectLogs, but every selected stream goes to exactly one of `sinks` (all its
+  // batches to the same one), and different sinks may be pushed to concurrently from different
+  // threads (each sink from one thread at a time). The engine uses it when the result does not
+  // depend on how streams are spread, merging the sinks afterwards.
+  [[nodiscard]] virtual absl::Status SelectLogsParallel(const SelectParams& params,
+                                                        std::span<EntrySink* const> sinks) {
+    return SelectLogs(params, *sinks[0]);
+  }
+  // How many sinks SelectLogsParallel can keep busy (1: it is SelectLogs).
+  virtual size_t Parallelism() const { return 1; }
 };
 
 // True when `labels` satisfy every matcher (an absent label counts as "").
