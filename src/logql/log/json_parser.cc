@@ -242,14 +242,9 @@ namespace {
 class JsonWalk {
  public:
   JsonWalk(JsonScanner* s, LabelsBuilder* lbs, std::string* prefix, std::string* name,
-           std::string* key_buf, std::string* val_buf, JsonParser::KeyCache* cache)
+           std::string* key_buf, std::string* val_buf, ParserKeyCache* cache)
       : s_(*s), lbs_(*lbs), prefix_(*prefix), name_(*name), key_buf_(*key_buf),
         val_buf_(*val_buf), hints_(lbs->hints()), cache_(*cache) {
-    if (cache_.hints != &hints_) {
-      cache_.keys.clear();
-      cache_.by_position.clear();
-      cache_.hints = &hints_;
-    }
   }
 
   // s_.p at '{'.
@@ -284,47 +279,16 @@ class JsonWalk {
   }
 
  private:
-  // The cached facts about top-level `key` (null when the cache is full and `key` is new).
-  const JsonParser::KeyInfo* CachedKey(std::string_view key) {
-    auto& by_position = cache_.by_position;
-    if (position_ < by_position.size() && by_position[position_].second != nullptr &&
-        by_position[position_].first == key) {
-      return by_position[position_].second;
-    }
-    auto it = cache_.keys.find(key);
-    if (it == cache_.keys.end()) {
-      if (cache_.keys.size() >= kMaxCachedKeys) return nullptr;
-      JsonParser::KeyInfo info;
-      AppendSanitizedKey(&info.name, key, true);
-      if (!info.name.empty()) {
-        info.want = hints_.ShouldExtract(info.name);
-        info.name_ext = info.name;
-        info.name_ext.append(kDuplicateSuffix);
-        info.want_ext = hints_.ShouldExtract(info.name_ext);
-      }
-      it = cache_.keys.emplace(std::string(key), std::move(info)).first;
-      by_position.clear();  // the insert may have moved every entry
-    }
-    if (position_ < kMaxPositions) {
-      if (by_position.size() <= position_) by_position.resize(position_ + 1);
-      by_position[position_].first.assign(key);
-      by_position[position_].second = &it->second;
-    }
-    return &it->second;
-  }
-
   // Builds the label name for `key` at the current prefix into name_. Returns false when the
   // label is not wanted (or has no name).
   bool LabelName(std::string_view key) {
     if (prefix_.empty()) {
-      const JsonParser::KeyInfo* info = CachedKey(key);
-      if (info != nullptr) {
-        if (info->name.empty() || !(info->want || info->want_ext)) return false;
-        const bool clash = lbs_.BaseHas(info->name);
-        if (!(clash ? info->want_ext : info->want)) return false;
-        name_.assign(clash ? info->name_ext : info->name);
-        return true;
-      }
+      const ParserKeyCache::Info& info = cache_.Get(key, position_, hints_);
+      if (info.name.empty() || !info.wanted()) return false;
+      const bool clash = lbs_.BaseHas(info.name);
+      if (!(clash ? info.want_ext : info.want)) return false;
+      name_.assign(clash ? info.name_ext : info.name);
+      return true;
     }
     name_.clear();
     if (prefix_.empty()) {
@@ -406,9 +370,7 @@ class JsonWalk {
   std::string& key_buf_;
   std::string& val_buf_;
   const ParserHints& hints_;
-  JsonParser::KeyCache& cache_;
-  static constexpr size_t kMaxCachedKeys = 1024;
-  static constexpr size_t kMaxPositions = 64;
+  ParserKeyCache& cache_;
   size_t position_ = SIZE_MAX;  // of the current key in the top-level object
 };
 

@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/strings.h"
+#include "logql/log/parser_key_cache.h"
 #include "logql/log/stage.h"
 
 namespace norn::logql_log {
@@ -43,27 +44,8 @@ class JsonParser : public Stage {
   std::string val_buf_;
   std::string err_;
 
- public:
-  // Top-level keys seen before: their sanitised label names and whether the query wants them
-  // (with and without the `_extracted` suffix), so a line's keys cost one look-up each instead
-  // of sanitising and consulting the hints every time. Bounded; valid for one ParserHints.
-  struct KeyInfo {
-    std::string name;
-    std::string name_ext;
-    bool want = false;
-    bool want_ext = false;
-  };
-  struct KeyCache {
-    const void* hints = nullptr;
-    StringMap<KeyInfo> keys;
-    // Lines of one source usually list their keys in the same order: the key last seen at each
-    // top-level position, checked with one comparison before hashing. Pointers into `keys`,
-    // cleared whenever `keys` changes.
-    std::vector<std::pair<std::string, const KeyInfo*>> by_position;
-  };
-
  private:
-  KeyCache key_cache_;
+  ParserKeyCache key_cache_;  // top-level keys
 };
 
 // One `json` parameter: label name and the path expression text.

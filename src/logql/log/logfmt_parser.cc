@@ -252,28 +252,11 @@ qvalue: {
 }
 }
 
-const LogfmtParser::KeyInfo& LogfmtParser::Lookup(std::string_view raw,
-                                                   const ParserHints& hints) {
-  if (&hints != cache_hints_ || key_cache_.size() > 4096) {
-    key_cache_.clear();
-    cache_hints_ = &hints;
-  }
-  auto it = key_cache_.find(raw);
-  if (it != key_cache_.end()) return it->second;
-  KeyInfo info;
-  AppendSanitizedKey(&info.name, raw, true);
-  if (!info.name.empty()) {
-    info.name_ext = info.name + std::string(kDuplicateSuffix);
-    info.want = hints.ShouldExtract(info.name);
-    info.want_ext = hints.ShouldExtract(info.name_ext);
-  }
-  return key_cache_.emplace(std::string(raw), std::move(info)).first->second;
-}
-
 bool LogfmtParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) {
   if (lbs->hints().no_labels()) return true;
   dec_.Reset(*line);
   const ParserHints& hints = lbs->hints();
+  size_t position = 0;
   while (!dec_.EOL()) {
     if (!dec_.ScanKeyval()) {
       if (!dec_.err().empty() && !opts_.continue_on_error) break;
@@ -281,8 +264,8 @@ bool LogfmtParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) 
     }
     // Every key goes through the cache: its sanitised name and the hints' verdicts are computed
     // once per distinct key instead of once per line.
-    const KeyInfo& k = Lookup(dec_.key(), hints);
-    if (!k.want && !k.want_ext) continue;
+    const ParserKeyCache::Info& k = key_cache_.Get(dec_.key(), position++, hints);
+    if (!k.wanted()) continue;
     bool clash = lbs->BaseHas(k.name);
     if (!(clash ? k.want_ext : k.want)) continue;
     std::string_view val = dec_.value();

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "common/strings.h"
 #include "logql/log/labels_builder.h"
+#include "logql/log/parser_key_cache.h"
 #include "logql/log/stage.h"
 
 namespace norn::logql_log {
@@ -66,21 +67,10 @@ class LogfmtParser : public Stage {
   bool Process(int64_t ts_ns, std::string_view* line, LabelsBuilder* lbs) override;
 
  private:
-  // With restrictive hints most keys are unwanted: remember per raw key whether it is, so
-  // skipping one costs a hash lookup instead of sanitising and checking the hints.
-  struct KeyInfo {
-    std::string name;
-    std::string name_ext;  // name + "_extracted"
-    bool want = false;
-    bool want_ext = false;
-  };
-  const KeyInfo& Lookup(std::string_view raw, const ParserHints& hints);
-
   LogfmtOptions opts_;
   LogfmtDecoder dec_;
   std::string name_;
-  StringMap<KeyInfo> key_cache_;
-  const ParserHints* cache_hints_ = nullptr;
+  ParserKeyCache key_cache_;
 };
 
 struct LogfmtExpression {

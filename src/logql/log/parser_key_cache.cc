@@ -1,0 +1,43 @@
+#include "logql/log/parser_key_cache.h"
+
+#include "logql/log/labels_builder.h"
+
+namespace norn::logql_log {
+
+const ParserKeyCache::Info& ParserKeyCache::Get(std::string_view key, size_t position,
+                                                const ParserHints& hints) {
+  if (&hints != hints_) {
+    keys_.clear();
+    by_position_.clear();
+    hints_ = &hints;
+  }
+  if (position < by_position_.size()) {
+    const auto& [seen, info] = by_position_[position];
+    if (info != nullptr && seen == key)
+      return *info;
+  }
+  auto it = keys_.find(key);
+  if (it == keys_.end()) {
+    if (keys_.size() >= kMaxKeys)
+      keys_.clear();
+    Info info;
+    AppendSanitizedKey(&info.name, key, true);
+    if (!info.name.empty()) {
+      info.want = hints.ShouldExtract(info.name);
+      info.name_ext = info.name;
+      info.name_ext.append(kDuplicateSuffix);
+      info.want_ext = hints.ShouldExtract(info.name_ext);
+    }
+    it = keys_.emplace(std::string(key), std::move(info)).first;
+    by_position_.clear();  // the insert may have moved every entry
+  }
+  if (position < kMaxPositions) {
+    if (by_position_.size() <= position)
+      by_position_.resize(position + 1);
+    by_position_[position].first.assign(key);
+    by_position_[position].second = &it->second;
+  }
+  return it->second;
+}
+
+}  // namespace norn::logql_log

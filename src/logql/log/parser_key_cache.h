@@ -1,0 +1,48 @@
+// ParserKeyCache: what the `json` and `logfmt` parsers know about a top-level key they have met
+// before: its sanitised label name (with and without Loki's `_extracted` suffix) and whether
+// the query's ParserHints want either. A line's keys then cost one look-up each instead of
+// sanitising and consulting the hints every time, and an unwanted key is skipped at once.
+//
+// Lines of one source usually list their keys in the same order, so the cache also remembers
+// the key last seen at each position of a line and tries it with one comparison before hashing.
+//
+// Bounded (cleared when full); valid for one ParserHints (cleared when another is passed).
+// Not thread-safe: one per parser stage.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/strings.h"
+#include "logql/log/labels_builder.h"
+
+namespace norn::logql_log {
+
+class ParserKeyCache {
+ public:
+  struct Info {
+    std::string name;      // sanitised; empty when the key sanitises to nothing
+    std::string name_ext;  // name + "_extracted"
+    bool want = false;
+    bool want_ext = false;
+    bool wanted() const { return want || want_ext; }
+  };
+
+  // The facts about raw key `key`, the `position`-th key of its line (positions past
+  // kMaxPositions are only looked up by hash). The reference is valid until the next call.
+  const Info& Get(std::string_view key, size_t position, const ParserHints& hints);
+
+  static constexpr size_t kMaxKeys = 4096;
+  static constexpr size_t kMaxPositions = 64;
+
+ private:
+  const ParserHints* hints_ = nullptr;
+  StringMap<Info> keys_;
+  // Pointers into keys_ (stable until it changes: cleared on every insert).
+  std::vector<std::pair<std::string, const Info*>> by_position_;
+};
+
+}  // namespace norn::logql_log
