@@ -131,8 +131,10 @@ bool TimeDisjoint(const std::vector<index::ChunkRef>& chunks) {
 // returns false when the stream's entries are no longer wanted.
 using EmitFn = absl::FunctionRef<bool(const Labels&, EntryBatch&)>;
 
+// `filter` (may be null): entries it rejects are counted as filtered instead of pushed.
 absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn emit,
-                          logql_engine::SourceStats& stats, EntryBatch& batch) {
+                          const logql_log::LineFilter* filter, logql_engine::SourceStats& stats,
+                          EntryBatch& batch) {
   const bool forward = direction == chunk::Direction::kForward;
   struct Source {
     chunk::ChunkIterator* it;
@@ -182,6 +184,9 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     have_last = true;
     if (duplicate) {
       cs.total_duplicates++;
+    } else if (filter != nullptr && !filter->Matches(e.line)) {
+      stats.filtered_lines++;
+      stats.filtered_bytes += static_cast<int64_t>(e.line.size());
     } else {
       if (heap.size() > 1) hashes_at_last_ts.push_back(hash);
       if (src.from_memory) stats.ingester_lines_sent++;
@@ -452,7 +457,8 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
     const size_t id = stream_no++;
     return MergeAndPush(
         s, plan.opts.direction,
-        [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); }, stats, entries);
+        [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); },
+        params.line_filter.get(), stats, entries);
   };
   while (true) {
     const size_t u = plan.next_unit.fetch_add(1);
@@ -527,6 +533,8 @@ void AddStats(const logql_engine::SourceStats& a, logql_engine::SourceStats& sum
   sum.chunk_cache_entries_found += a.chunk_cache_entries_found;
   sum.chunk_cache_bytes_received += a.chunk_cache_bytes_received;
   sum.chunk_cache_bytes_sent += a.chunk_cache_bytes_sent;
+  sum.filtered_lines += a.filtered_lines;
+  sum.filtered_bytes += a.filtered_bytes;
 }
 
 std::vector<std::string> SelectTenants(const std::vector<std::string>& tenants,

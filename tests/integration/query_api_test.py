@@ -185,6 +185,16 @@ class LinelessCountsTest(unittest.TestCase):
                 # A line filter needs the bytes and still agrees.
                 count, _ = instant(f'count_over_time({{job="{job}"}} |= "line" [1h])')
                 self.assertEqual(count, 900, job)
+            # Lines a selective filter rejects are dropped by the reader, yet count as processed
+            # (Loki's summary counts every line the pipeline looked at).
+            status, body, _ = n.get("/loki/api/v1/query?" + urllib.parse.urlencode(
+                {"query": 'count_over_time({job="disjoint"} |= "line 00" [1h])',
+                 "time": "2024-01-01T00:30:00Z"}))
+            self.assertEqual(status, 200, body)
+            data = json.loads(body)["data"]
+            self.assertEqual(data["result"][0]["value"][1], "100")
+            self.assertEqual(data["stats"]["summary"]["totalLinesProcessed"], 900)
+            self.assertEqual(data["stats"]["summary"]["totalBytesProcessed"], want_bytes)
             # Disjoint chunks were counted from their entry columns alone; the overlapping ones
             # had their lines decompressed so the copies could be recognised (300 dropped).
             _, store = instant('count_over_time({job="disjoint"}[1h])')

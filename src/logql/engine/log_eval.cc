@@ -159,6 +159,7 @@ absl::StatusOr<QueryResult> EvalLogQuery(const logql::syntax::LogSelectorExpr& e
   p.end_ns = q.end_ns;
   p.direction = q.direction;
   p.line_filter_needles = pipeline.RequiredSubstrings();
+  p.line_filter = LeadingLineFilter(e.pipeline);
   QueryResult r;
   r.type = ResultType::kStreams;
   if (q.limit == 0 || p.end_ns <= p.start_ns)

@@ -480,6 +480,7 @@ absl::StatusOr<Value> EvalRange(EvalContext* ctx, const syn::RangeAggregationExp
   p.end_ns = ctx->q->end_ns - off;
   p.direction = Direction::kForward;
   p.line_filter_needles = LineFilterNeedles(r.range.selector.pipeline);
+  p.line_filter = LeadingLineFilter(r.range.selector.pipeline);
 
   bool values = r.range.unwrap.has_value() || r.op == syn::RangeOp::kBytesOverTime ||
                 r.op == syn::RangeOp::kBytesRate;

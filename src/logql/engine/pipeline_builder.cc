@@ -321,7 +321,11 @@ absl::StatusOr<std::vector<std::unique_ptr<lg::Stage>>> BuildStages(
   return out;
 }
 
-std::vector<std::string> LineFilterNeedles(const std::vector<syn::Stage>& pipeline) {
+namespace {
+
+// The line filters the pipeline starts with (up to the first one that does not build).
+std::vector<std::unique_ptr<lg::LineFilter>> LeadingLineFilters(
+    const std::vector<syn::Stage>& pipeline) {
   std::vector<std::unique_ptr<lg::LineFilter>> filters;
   for (const auto& st : pipeline) {
     const auto* lf = std::get_if<syn::LineFilterStage>(&st);
@@ -332,9 +336,25 @@ std::vector<std::string> LineFilterNeedles(const std::vector<syn::Stage>& pipeli
       break;
     filters.push_back(std::move(*f));
   }
+  return filters;
+}
+
+}  // namespace
+
+std::vector<std::string> LineFilterNeedles(const std::vector<syn::Stage>& pipeline) {
+  std::vector<std::unique_ptr<lg::LineFilter>> filters = LeadingLineFilters(pipeline);
   if (filters.empty())
     return {};
   return lg::RequiredSubstrings(filters);
+}
+
+std::shared_ptr<const lg::LineFilter> LeadingLineFilter(const std::vector<syn::Stage>& pipeline) {
+  std::vector<std::unique_ptr<lg::LineFilter>> filters = LeadingLineFilters(pipeline);
+  if (filters.empty())
+    return nullptr;
+  if (filters.size() == 1)
+    return std::move(filters.front());
+  return lg::NewAndLineFilter(std::move(filters));
 }
 
 bool CanPushDownGrouping(syn::VectorOp vec_op, const syn::RangeAggregationExpr& r) {

@@ -33,6 +33,10 @@ absl::StatusOr<std::unique_ptr<logql_log::TemplateRenderer>> BuildTemplate(std::
 
 // Needles every line passing the pipeline contains (leading line filters only).
 std::vector<std::string> LineFilterNeedles(const std::vector<logql::syntax::Stage>& pipeline);
+// The pipeline's leading line filters as one (thread-safe) filter that every line the pipeline
+// keeps passes; null when the pipeline does not start with a line filter.
+std::shared_ptr<const logql_log::LineFilter> LeadingLineFilter(
+    const std::vector<logql::syntax::Stage>& pipeline);
 
 // The sample extractor of a range aggregation. `outer` is the grouping of an enclosing `sum`
 // that Loki pushes down into the extractor (only when the range aggregation has none and the

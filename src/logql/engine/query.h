@@ -112,6 +112,9 @@ struct SourceStats {
   int64_t chunk_cache_entries_found = 0;
   int64_t chunk_cache_bytes_received = 0;
   int64_t chunk_cache_bytes_sent = 0;
+  // Entries the source dropped with SelectParams::line_filter: processed, but not pushed.
+  int64_t filtered_lines = 0;
+  int64_t filtered_bytes = 0;
 };
 
 // Work done by one query (Loki's stats "summary" plus the sources' counters).

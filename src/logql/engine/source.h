@@ -12,6 +12,9 @@
 //   - only entries with start_ns <= ts < end_ns;
 //   - `line_filter_needles` are substrings every useful line contains: a source may skip blocks
 //     or chunks that cannot contain one of them (never required: the engine filters anyway);
+//   - `line_filter` (may be null) is the pipeline's leading line filters: a source may drop the
+//     entries it rejects instead of pushing them (the engine would drop them first thing),
+//     counting them in SourceStats::filtered_lines/filtered_bytes;
 //   - when `lines_needed` is false the engine looks only at timestamps, line lengths and
 //     metadata: a source may pass lines whose bytes are unspecified (but whose size is exact)
 //     if that saves work, e.g. not decompressing them;
@@ -24,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,6 +37,7 @@
 #include "common/entry.h"
 #include "common/labels.h"
 #include "logql/engine/query.h"
+#include "logql/log/line_filter.h"
 #include "logql/syntax/ast.h"
 
 namespace norn::logql_engine {
@@ -49,6 +54,7 @@ struct SelectParams {
   int64_t end_ns = 0;    // exclusive
   Direction direction = Direction::kForward;
   std::vector<std::string> line_filter_needles;
+  std::shared_ptr<const logql_log::LineFilter> line_filter;
   bool lines_needed = true;
 };
 
