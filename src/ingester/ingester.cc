@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cache/cache.h"
+#include "common/memory_trim.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -573,6 +574,7 @@ absl::Status Ingester::Sweep(bool immediate) {
 
   // Stored chunks leave memory after the retain period; streams left empty go after idling.
   const absl::Time after = absl::Now();
+  size_t released = 0;
   for (Instance* inst : instances) {
     for (Stream* s : inst->All()) {
       std::lock_guard lock(s->mu);
@@ -580,10 +582,14 @@ absl::Status Ingester::Sweep(bool immediate) {
              after - s->chunks.front().stored_at >= options_.chunk_retain_period) {
         s->chunks.pop_front();
         M().memory_chunks.Dec();
+        ++released;
       }
     }
     inst->RemoveEmpty(after, immediate ? absl::ZeroDuration() : options_.chunk_idle_period);
   }
+  // Flushed chunks were most of the heap: without a trim the process would keep the RSS of
+  // its ingest peak while it queries.
+  if (released > 0) RequestMemoryTrim();
   absl::Status checkpoint;
   if (wal_ != nullptr && (immediate || now - last_checkpoint_ >= options_.checkpoint_duration)) {
     checkpoint = Checkpoint();

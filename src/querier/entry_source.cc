@@ -1,6 +1,7 @@
 #include "querier/entry_source.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <vector>
@@ -14,6 +15,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_format.h"
+#include "common/memory_trim.h"
 #include "common/status.h"
 #include "ingester/ingester.h"
 #include "querier/querier.h"
@@ -30,6 +32,7 @@ namespace internal {
 class EntryBatch {
  public:
   static constexpr size_t kMaxEntries = 512;
+  static constexpr size_t kMaxEntriesWithoutLines = 4096;
   static constexpr size_t kMaxBytes = 1 << 20;
 
   void Add(const chunk::EntryView& e) {
@@ -59,7 +62,12 @@ class EntryBatch {
     p.md_len = metadata_.size() - p.md_off;
     pending_.push_back(p);
   }
-  bool full() const { return pending_.size() >= kMaxEntries || bytes_.size() >= kMaxBytes; }
+  // Batches without line bytes (AddWithoutLine) cost little to fill, so they are made bigger:
+  // fewer hand-overs between the reader and the engine thread.
+  bool full() const {
+    return pending_.size() >= (bytes_.empty() ? kMaxEntriesWithoutLines : kMaxEntries) ||
+           bytes_.size() >= kMaxBytes;
+  }
   bool empty() const { return pending_.empty(); }
 
   // Pushes to the sink and clears; returns the sink's answer.
@@ -297,6 +305,9 @@ class BatchPipe {
 // reader, merged with all of its chunks.
 namespace {
 
+// Store bytes read by one query above which its freed memory is handed back to the OS.
+constexpr int64_t kTrimAfterBytes = 32 << 20;
+
 struct ReadPlan {
   chunk::IteratorOptions opts;
   std::vector<std::pair<Fingerprint, StreamIterators>> memory;  // sorted by fingerprint
@@ -335,6 +346,7 @@ absl::Status TenantEntrySource::SelectLogsParallel(
   std::vector<absl::Status> read_status(n);
   std::vector<logql_engine::SourceStats> part_stats(n);
   std::vector<std::thread> threads;
+  std::atomic<bool> failed{false};  // a reader's error ends the others' work too
   for (size_t k = 0; k < n; ++k) {
     threads.emplace_back([&, k] {
       BatchPipe& pipe = pipes[k];
@@ -342,7 +354,7 @@ absl::Status TenantEntrySource::SelectLogsParallel(
       // unique per reader and come in order).
       size_t current = SIZE_MAX;
       std::shared_ptr<const Labels> shared;
-      auto stop = [&pipe] { return pipe.closed(); };
+      auto stop = [&pipe, &failed] { return pipe.closed() || failed.load(); };
       read_status[k] = ReadUnits(querier_, tenant_, params, plan, stop, part_stats[k],
                                  [&](const Labels& labels, size_t stream, EntryBatch& batch) {
                                    if (stream != current) {
@@ -351,6 +363,7 @@ absl::Status TenantEntrySource::SelectLogsParallel(
                                    }
                                    return pipe.Send(shared, stream, batch);
                                  });
+      if (!read_status[k].ok()) failed = true;
       pipe.FinishSending();
     });
   }
@@ -359,10 +372,14 @@ absl::Status TenantEntrySource::SelectLogsParallel(
   }
   pipes[0].Drain(*sinks[0]);
   for (auto& t : threads) t.join();
+  int64_t store_bytes = 0;
   for (size_t k = 0; k < n; ++k) {
     AddStats(part_stats[k], stats_);
-    RETURN_IF_ERROR(read_status[k]);
+    store_bytes += part_stats[k].store_chunk.compressed_bytes;
   }
+  // The chunks and buffers of a large read are free now; give them back to the OS.
+  if (store_bytes >= kTrimAfterBytes) RequestMemoryTrim();
+  for (size_t k = 0; k < n; ++k) RETURN_IF_ERROR(read_status[k]);
   return absl::OkStatus();
 }
 

@@ -1,0 +1,57 @@
+#include "common/memory_trim.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+namespace norn {
+namespace {
+
+class Trimmer {
+ public:
+  Trimmer() : thread_([this] { Run(); }) { thread_.detach(); }
+
+  void Request() {
+    std::lock_guard lock(mu_);
+    pending_ = true;
+    cv_.notify_one();
+  }
+
+ private:
+  // Lives as long as the process (the Trimmer is never destroyed).
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return pending_; });
+      pending_ = false;
+      lock.unlock();
+      TrimMemoryNow();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+void TrimMemoryNow() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+void RequestMemoryTrim() {
+  // Leaked on purpose: the detached thread uses it until the process exits.
+  static Trimmer* const trimmer = new Trimmer();
+  trimmer->Request();
+}
+
+}  // namespace norn

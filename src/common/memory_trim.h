@@ -1,0 +1,20 @@
+// Giving freed heap memory back to the operating system.
+//
+// glibc keeps memory freed by a thread in that thread's arena for reuse and returns it to the
+// kernel only when asked (malloc_trim) or when it sits at the very top of the main heap. A
+// process that flushes a few hundred MB of chunks or runs a query over a GB of them would
+// otherwise keep that high-water mark as RSS for good. Callers that just freed a lot request a
+// trim; a background thread performs it (it walks every arena, a few ms), so the request costs
+// the caller nothing. Requests made while a trim runs are merged into one more trim.
+// No-op on other C libraries.
+#pragma once
+
+namespace norn {
+
+// Thread-safe; starts the trimming thread on first use.
+void RequestMemoryTrim();
+
+// Trims now, on the calling thread (tests; shutdown paths).
+void TrimMemoryNow();
+
+}  // namespace norn
