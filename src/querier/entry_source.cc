@@ -247,7 +247,8 @@ class BatchPipe {
     }
     std::swap(*fresh, batch);  // `batch` becomes the recycled (empty) one
     queue_.push_back(Item{labels, stream, std::move(fresh)});
-    can_receive_.notify_one();
+    // The engine side only ever waits for an empty queue.
+    if (queue_.size() == 1) can_receive_.notify_one();
     return true;
   }
   bool closed() {
@@ -270,7 +271,8 @@ class BatchPipe {
         if (queue_.empty()) return;
         item = std::move(queue_.front());
         queue_.pop_front();
-        can_send_.notify_one();
+        // The reader only ever waits for a full queue.
+        if (queue_.size() == kDepth - 1) can_send_.notify_one();
       }
       bool more = item.batch->PushTo(*item.labels, sink);
       std::lock_guard lock(mu_);

@@ -1,7 +1,9 @@
 #include "querier/querier.h"
 
 #include <algorithm>
+#include <atomic>
 #include <latch>
+#include <thread>
 #include <set>
 
 #include <boost/asio/post.hpp>
@@ -52,8 +54,9 @@ Querier::Querier(QuerierOptions options, ingester::Ingester* ingester,
       index_(options_.query_ingester_only ? nullptr : std::move(index)),
       store_(std::move(store)),
       chunk_cache_(std::move(chunk_cache)),
-      fetch_pool_(std::make_unique<boost::asio::thread_pool>(
-          static_cast<size_t>(std::clamp(options_.max_parallel_get_chunk, 1, 32)))) {}
+      fetch_threads_(static_cast<size_t>(std::clamp(options_.max_parallel_get_chunk, 1, 32))),
+      local_threads_(std::max(1u, std::thread::hardware_concurrency())),
+      fetch_pool_(std::make_unique<boost::asio::thread_pool>(fetch_threads_)) {}
 
 Querier::~Querier() {
   fetch_pool_->join();
@@ -133,13 +136,26 @@ std::vector<size_t> Querier::FromChunkCache(
 }
 
 void Querier::OnFetchPool(size_t n, absl::FunctionRef<void(size_t)> task) {
-  std::latch done(static_cast<std::ptrdiff_t>(n));
-  for (size_t j = 0; j < n; ++j) {
-    boost::asio::post(*fetch_pool_, [&, j] {
-      task(j);
+  if (n == 0) return;
+  // Workers take indexes from a shared counter, and the calling thread works too instead of
+  // only waiting: n small fetches (chunks of a few KB) wake at most fetch_threads_ threads,
+  // not one task each.
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t j = next.fetch_add(1); j < n; j = next.fetch_add(1)) task(j);
+  };
+  const size_t threads = store_ != nullptr && !store_->LatencyBound()
+                            ? std::min<size_t>(fetch_threads_, local_threads_)
+                            : fetch_threads_;
+  const size_t helpers = std::min(n, threads) - 1;
+  std::latch done(static_cast<std::ptrdiff_t>(helpers));
+  for (size_t h = 0; h < helpers; ++h) {
+    boost::asio::post(*fetch_pool_, [&] {
+      work();
       done.count_down();
     });
   }
+  work();
   done.wait();
 }
 
@@ -327,35 +343,48 @@ absl::StatusOr<std::vector<std::string>> Querier::LabelNames(std::string_view te
   return std::vector<std::string>(names.begin(), names.end());
 }
 
+namespace {
+
+// Sorts and drops repeats; the index answers sorted already, which is checked in one pass
+// (a std::set of 20,000 values costs more than the look-up itself).
+template <typename T>
+void SortUnique(std::vector<T>& v) {
+  if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<std::string>> Querier::LabelValues(std::string_view tenant,
                                                               std::string_view name,
                                                               const Matchers& matchers,
                                                               int64_t start_ns, int64_t end_ns) {
-  std::set<std::string> values;
-  for (const Labels& l : IngesterSeries(tenant, matchers, start_ns, end_ns)) {
-    if (l.Has(name)) values.emplace(l.Get(name));
-  }
+  std::vector<std::string> values;
   if (index_ != nullptr) {
     ASSIGN_OR_RETURN(auto index_matchers, ToIndexMatchers(matchers));
-    ASSIGN_OR_RETURN(auto store_values,
+    ASSIGN_OR_RETURN(values,
                      index_->LabelValues(tenant, name, index_matchers, start_ns, end_ns - 1));
-    for (auto& v : store_values) values.insert(std::move(v));
   }
-  return std::vector<std::string>(values.begin(), values.end());
+  for (const Labels& l : IngesterSeries(tenant, matchers, start_ns, end_ns)) {
+    if (l.Has(name)) values.emplace_back(l.Get(name));
+  }
+  SortUnique(values);
+  return values;
 }
 
 absl::StatusOr<std::vector<Labels>> Querier::Series(std::string_view tenant,
                                                     const std::vector<Matchers>& groups,
                                                     int64_t start_ns, int64_t end_ns) {
-  std::set<Labels> out;
+  std::vector<Labels> out;
   for (const Matchers& matchers : groups) {
-    for (Labels& l : IngesterSeries(tenant, matchers, start_ns, end_ns)) out.insert(std::move(l));
+    for (Labels& l : IngesterSeries(tenant, matchers, start_ns, end_ns)) out.push_back(std::move(l));
     if (index_ == nullptr) continue;
     ASSIGN_OR_RETURN(auto index_matchers, ToIndexMatchers(matchers));
     ASSIGN_OR_RETURN(auto series, index_->Series(tenant, index_matchers, start_ns, end_ns - 1));
-    for (auto& s : series) out.insert(std::move(s.labels));
+    for (auto& s : series) out.push_back(std::move(s.labels));
   }
-  return std::vector<Labels>(out.begin(), out.end());
+  SortUnique(out);
+  return out;
 }
 
 absl::StatusOr<index::IndexStats> Querier::Stats(std::string_view tenant,

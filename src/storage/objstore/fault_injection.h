@@ -36,6 +36,7 @@ class FaultInjectingObjectClient : public ObjectClient {
   absl::StatusOr<ListResult> List(std::string_view prefix, std::string_view delimiter) override;
   absl::Status Delete(std::string_view key) override;
   std::string_view Name() const override { return inner_->Name(); }
+  bool LatencyBound() const override { return inner_->LatencyBound(); }
 
  private:
   absl::Status MaybeFail(bool write);

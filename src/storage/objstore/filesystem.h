@@ -23,6 +23,7 @@ class FilesystemObjectClient : public ObjectClient {
   absl::StatusOr<ListResult> List(std::string_view prefix, std::string_view delimiter) override;
   absl::Status Delete(std::string_view key) override;
   std::string_view Name() const override { return "filesystem"; }
+  bool LatencyBound() const override { return false; }
 
   const std::string& root() const { return root_; }
 

@@ -50,6 +50,10 @@ class ObjectClient {
   [[nodiscard]] virtual absl::Status Delete(std::string_view key) = 0;
   // Short name for logs and metrics ("filesystem", "s3").
   virtual std::string_view Name() const = 0;
+  // True when a request's time is mostly waiting (network round trips), so many requests in
+  // flight at once pay off; false for local storage, where more than a request per core only
+  // adds thread wake-ups.
+  virtual bool LatencyBound() const { return true; }
 };
 
 // Rejects keys that could escape the store's root or are not portable across backends:
