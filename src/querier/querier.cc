@@ -243,8 +243,15 @@ absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> ReadCandidateBlocks(
     for (const auto& n : needles) may = may && b->MayContain(n);
     if (may) wanted.push_back(b);
   }
-  // Adjacent candidate blocks are read together (blocks are contiguous in the object).
   std::vector<std::shared_ptr<const chunk::Block>> blocks;
+  if (tail_start == 0 && !wanted.empty()) {
+    // A small chunk: the tail read was the whole object.
+    auto whole = std::make_shared<const std::string>(std::move(tail));
+    for (const auto& b : wanted) blocks.push_back(b->WithData(whole, b->meta().offset));
+    return std::shared_ptr<const chunk::MemChunk>(
+        chunk::MemChunk::FromBlocks(index.encoding, std::move(blocks)));
+  }
+  // Adjacent candidate blocks are read together (blocks are contiguous in the object).
   size_t i = 0;
   while (i < wanted.size()) {
     size_t j = i + 1;

@@ -134,6 +134,18 @@ class NeedleReadsTest(unittest.TestCase):
             none, none_bytes = query('{job="needle"} |= "no-such-needle-anywhere"')
             self.assertEqual(none, [])
             self.assertLess(none_bytes, full_bytes / 3)
+            # A chunk smaller than the tail read: the candidate blocks come from that one read.
+            small = [(T0 + i * 10**9, f"small {i}") for i in range(20)]
+            small[7] = (small[7][0], "small 7 trace=0af7651916cd43dd8448eb211c80319c")
+            status, text, _ = n.request("POST", "/loki/api/v1/push",
+                                        body=json_push([({"job": "small"}, small)]),
+                                        headers={"Content-Type": "application/json"})
+            self.assertEqual(status, 204, text)
+            self.assertEqual(n.request("POST", "/flush")[0], 204)
+            found, _ = query('{job="small"} |= "0af7651916cd43dd8448eb211c80319c"')
+            self.assertEqual(found, ["small 7 trace=0af7651916cd43dd8448eb211c80319c"])
+            found, _ = query('{job="small"} |= "small 1"')
+            self.assertEqual(sorted(found), ["small 1"] + [f"small {i}" for i in range(10, 20)])
             self.assertEqual(n.stop(), 0)
 
 
