@@ -67,6 +67,27 @@ TEST(JsonParserTest, EscapesDuplicatesUnicode) {
                             {"_1st", "x"}}));
 }
 
+// Escaped quotes and backslashes at every offset around the scanner's 8-byte steps.
+TEST(JsonParserTest, EscapesAtEveryOffset) {
+  JsonParser p;
+  for (size_t pos = 0; pos < 20; ++pos) {
+    for (const char* esc : {"\\\"", "\\\\", "\\n"}) {
+      std::string raw(20, 'x');
+      raw.insert(pos, esc);
+      std::string want(20, 'x');
+      want.insert(pos, std::string_view(esc) == "\\n" ? "\n" : std::string(1, esc[1]));
+      auto r = RunStage(p, "{\"k\":\"" + raw + "\",\"z\":\"" + raw.substr(0, pos) + "\"}");
+      EXPECT_EQ(r.labels.Get("k"), want) << raw;
+      EXPECT_EQ(r.labels.Get("z"), raw.substr(0, pos));
+      EXPECT_FALSE(r.labels.Has("__error__")) << raw;
+    }
+    // An unterminated string ending in a backslash at this offset is an error, not a read
+    // past the end.
+    auto bad = RunStage(p, "{\"k\":\"" + std::string(pos, 'y') + "\\");
+    EXPECT_TRUE(bad.labels.Has("__error__")) << pos;
+  }
+}
+
 TEST(JsonParserTest, Errors) {
   JsonParser p;
   auto r = RunStage(p, "panic: runtime error: invalid memory address");
