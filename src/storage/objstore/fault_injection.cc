@@ -16,6 +16,25 @@ void FaultInjectingObjectClient::FailReads(int n, absl::Status status) {
   read_status_ = std::move(status);
 }
 
+void FaultInjectingObjectClient::FailGetsOf(std::string part, int after, absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  fail_gets_of_ = std::move(part);
+  fail_gets_after_ = after;
+  get_status_ = std::move(status);
+}
+
+absl::Status FaultInjectingObjectClient::MaybeFailGet(std::string_view key) {
+  absl::MutexLock lock(&mu_);
+  if (fail_gets_of_.empty() || key.find(fail_gets_of_) == std::string_view::npos) {
+    return absl::OkStatus();
+  }
+  if (fail_gets_after_ > 0) {
+    --fail_gets_after_;
+    return absl::OkStatus();
+  }
+  return get_status_;
+}
+
 void FaultInjectingObjectClient::SetDelay(absl::Duration d) {
   absl::MutexLock lock(&mu_);
   delay_ = d;
@@ -24,6 +43,7 @@ void FaultInjectingObjectClient::SetDelay(absl::Duration d) {
 void FaultInjectingObjectClient::Clear() {
   absl::MutexLock lock(&mu_);
   fail_writes_ = fail_reads_ = 0;
+  fail_gets_of_.clear();
   delay_ = absl::ZeroDuration();
   corrupt_reads_.store(false);
 }
@@ -60,12 +80,14 @@ absl::Status FaultInjectingObjectClient::Put(std::string_view key, std::string_v
 
 absl::StatusOr<std::string> FaultInjectingObjectClient::Get(std::string_view key) {
   if (auto st = MaybeFail(false); !st.ok()) return st;
+  if (auto st = MaybeFailGet(key); !st.ok()) return st;
   return MaybeCorrupt(inner_->Get(key));
 }
 
 absl::StatusOr<std::string> FaultInjectingObjectClient::GetRange(std::string_view key,
                                                                  uint64_t offset, uint64_t length) {
   if (auto st = MaybeFail(false); !st.ok()) return st;
+  if (auto st = MaybeFailGet(key); !st.ok()) return st;
   return MaybeCorrupt(inner_->GetRange(key, offset, length));
 }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "storage/objstore/object_client.h"
@@ -20,6 +21,10 @@ class FaultInjectingObjectClient : public ObjectClient {
   void FailWrites(int n, absl::Status status = absl::UnavailableError("injected write failure"));
   // The next `n` reads (Get/GetRange/Head/List) fail with `status`; -1 = until cleared.
   void FailReads(int n, absl::Status status = absl::UnavailableError("injected read failure"));
+  // Gets of keys containing `part` fail with `status` after the first `after` of them
+  // succeeded, until cleared (e.g. chunk reads in the middle of a query, index reads fine).
+  void FailGetsOf(std::string part, int after = 0,
+                  absl::Status status = absl::UnavailableError("injected read failure"));
   // Flips one byte in the middle of every object read while set.
   void CorruptReads(bool on) { corrupt_reads_.store(on); }
   void SetDelay(absl::Duration d);
@@ -40,6 +45,7 @@ class FaultInjectingObjectClient : public ObjectClient {
 
  private:
   absl::Status MaybeFail(bool write);
+  absl::Status MaybeFailGet(std::string_view key);
   absl::StatusOr<std::string> MaybeCorrupt(absl::StatusOr<std::string> data);
 
   std::shared_ptr<ObjectClient> inner_;
@@ -49,6 +55,9 @@ class FaultInjectingObjectClient : public ObjectClient {
   absl::Status write_status_ ABSL_GUARDED_BY(mu_);
   absl::Status read_status_ ABSL_GUARDED_BY(mu_);
   absl::Duration delay_ ABSL_GUARDED_BY(mu_);
+  std::string fail_gets_of_ ABSL_GUARDED_BY(mu_);
+  int fail_gets_after_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status get_status_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> corrupt_reads_{false};
   std::atomic<int64_t> writes_{0};
   std::atomic<int64_t> reads_{0};
