@@ -301,15 +301,15 @@ class BatchPipe {
 
 }  // namespace
 
-// What one SelectLogs reads, split into units of work that the reader threads take in order:
-// each unit is a run of store series (a bounded number of chunks, fetched together) plus the
-// ingester streams whose fingerprints fall in its range, so every stream is read by exactly one
-// reader, merged with all of its chunks.
 namespace {
 
 // Store bytes read by one query above which its freed memory is handed back to the OS.
 constexpr int64_t kTrimAfterBytes = 32 << 20;
 
+// What one SelectLogs reads, split into units of work that the reader threads take in order:
+// each unit is a run of store series (a bounded number of chunks, fetched together) plus the
+// ingester streams whose fingerprints fall in its range, so every stream is read by exactly one
+// reader, merged with all of its chunks.
 struct ReadPlan {
   chunk::IteratorOptions opts;
   std::vector<std::pair<Fingerprint, StreamIterators>> memory;  // sorted by fingerprint
