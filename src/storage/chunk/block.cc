@@ -96,14 +96,34 @@ absl::StatusOr<std::shared_ptr<const Block>> BuildBlock(std::span<const EntryVie
   if (absl::Status s = codec.Compress(column, compressed.get()); !s.ok())
     return s;
   meta.column_compressed_size = static_cast<uint32_t>(compressed->size());
-  // Lines back to back: one more copy of them, but it lets the codec see them without the
-  // column's binary bytes in between (which also compresses better).
+  // Lines back to back, without the column's binary bytes in between (which also compresses
+  // better). A head block appended in order without metadata has them so already in its
+  // arena; otherwise they are copied together once.
   if (line_bytes > 0) {
+    bool contiguous = true;
+    const char* next = nullptr;
+    for (std::string_view l : lines) {
+      if (l.empty())
+        continue;
+      if (next != nullptr && l.data() != next) {
+        contiguous = false;
+        break;
+      }
+      if (next == nullptr)
+        next = l.data();
+      next += l.size();
+    }
     std::string joined;
-    joined.reserve(line_bytes);
-    for (std::string_view l : lines)
-      joined.append(l);
-    if (absl::Status s = codec.Compress(joined, compressed.get()); !s.ok())
+    std::string_view all;
+    if (contiguous) {
+      all = std::string_view(next - line_bytes, line_bytes);
+    } else {
+      joined.reserve(line_bytes);
+      for (std::string_view l : lines)
+        joined.append(l);
+      all = joined;
+    }
+    if (absl::Status s = codec.Compress(all, compressed.get()); !s.ok())
       return s;
   }
   // Codecs size the output for the worst case (about the raw size); blocks live in memory until
