@@ -54,8 +54,19 @@ size_t Substring::FindScalar(std::string_view hay, size_t from) const {
   const size_t n = needle_.size();
   if (hay.size() < n) return std::string_view::npos;
   if (!ci_) {
-    const void* p = memmem(hay.data() + from, hay.size() - from, needle_.data(), n);
-    return p ? static_cast<const char*>(p) - hay.data() : std::string_view::npos;
+    // This runs on the short tails the vector loops leave (under 32 + n bytes) and on short
+    // lines: memchr for the first byte and memcmp, because glibc's memmem prepares the needle
+    // (two-way factorisation) on every call, which costs more than such a scan.
+    const char* const base = hay.data();
+    const char* p = base + from;
+    const char* const last = base + hay.size() - n;  // last possible start
+    while (p <= last) {
+      p = static_cast<const char*>(std::memchr(p, needle_[0], static_cast<size_t>(last - p) + 1));
+      if (p == nullptr) return std::string_view::npos;
+      if (std::memcmp(p + 1, needle_.data() + 1, n - 1) == 0) return static_cast<size_t>(p - base);
+      ++p;
+    }
+    return std::string_view::npos;
   }
   for (size_t i = from; i + n <= hay.size(); ++i) {
     if (EqualAt(hay.data() + i)) return i;
