@@ -89,8 +89,10 @@ class OrFilter : public LineFilter {
 
 class RegexFilter : public LineFilter {
  public:
-  RegexFilter(std::unique_ptr<RE2> re, std::vector<Substring> prefilter)
-      : re_(std::move(re)), prefilter_(std::move(prefilter)) {}
+  // A line can only match if it contains one of `prefilter` (when not empty); every matching
+  // line contains `required` (when not empty).
+  RegexFilter(std::unique_ptr<RE2> re, std::vector<Substring> prefilter, std::string required)
+      : re_(std::move(re)), prefilter_(std::move(prefilter)), required_(std::move(required)) {}
   bool Matches(std::string_view line) const override {
     if (!prefilter_.empty()) {
       bool any = false;
@@ -105,14 +107,13 @@ class RegexFilter : public LineFilter {
     return RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *re_);
   }
   void CollectRequired(std::vector<std::string>* out) const override {
-    if (prefilter_.size() == 1 && !prefilter_[0].case_insensitive()) {
-      out->push_back(prefilter_[0].needle());
-    }
+    if (!required_.empty()) out->push_back(required_);
   }
 
  private:
   std::unique_ptr<RE2> re_;
   std::vector<Substring> prefilter_;
+  std::string required_;
 };
 
 class PatternFilter : public LineFilter {
@@ -165,11 +166,26 @@ absl::StatusOr<std::unique_ptr<LineFilter>> NewRegexLineFilter(std::string_view 
     }
     return std::unique_ptr<LineFilter>(new ContainsAnyFilter(std::move(needles)));
   }
+  // The prefilter: per branch its set of alternatives when it has one (more selective: a line
+  // with `/api/` but neither `/api/orders/` nor `/api/cart/` never reaches RE2), else its
+  // literal.
   std::vector<Substring> prefilter;
   if (info.prefilter_possible()) {
-    for (const auto& b : info.branches) prefilter.emplace_back(b.literal, b.case_insensitive);
+    for (const auto& b : info.branches) {
+      if (b.alternatives.empty()) {
+        prefilter.emplace_back(b.literal, b.case_insensitive);
+      } else {
+        for (const auto& a : b.alternatives) prefilter.emplace_back(a, false);
+      }
+    }
   }
-  return std::unique_ptr<LineFilter>(new RegexFilter(std::move(compiled), std::move(prefilter)));
+  // Block skipping wants one substring every matching line holds.
+  std::string required;
+  if (info.branches.size() == 1 && !info.branches[0].case_insensitive) {
+    required = info.branches[0].literal;
+  }
+  return std::unique_ptr<LineFilter>(
+      new RegexFilter(std::move(compiled), std::move(prefilter), std::move(required)));
 }
 
 absl::StatusOr<std::unique_ptr<LineFilter>> NewPositive(LineMatchType type,

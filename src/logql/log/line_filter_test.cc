@@ -1,8 +1,11 @@
 #include "logql/log/line_filter.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <random>
+
+#include <re2/re2.h>
 
 #include "logql/log/ip.h"
 #include "logql/log/pattern.h"
@@ -198,6 +201,55 @@ TEST(RegexLiteralsTest, Analysis) {
   EXPECT_EQ(i6.branches[0].literal, "foo");
   auto i7 = AnalyzeRegex("x(a|b)y");
   EXPECT_FALSE(i7.all_pure());
+  // Groups of literal alternatives extend the run into a set.
+  using ::testing::UnorderedElementsAre;
+  auto i8 = AnalyzeRegex("/api/v1/(orders|cart)/[0-9]+");
+  EXPECT_EQ(i8.branches[0].literal, "/api/v1/");
+  EXPECT_THAT(i8.branches[0].alternatives,
+              UnorderedElementsAre("/api/v1/orders/", "/api/v1/cart/"));
+  EXPECT_THAT(AnalyzeRegex("task=(?:restore|compact) status=(ok|failed)").branches[0].alternatives,
+              UnorderedElementsAre("task=restore status=ok", "task=restore status=failed",
+                                   "task=compact status=ok", "task=compact status=failed"));
+  EXPECT_THAT(AnalyzeRegex("ab(c|d)e?").branches[0].alternatives,
+              UnorderedElementsAre("abc", "abd"));
+  EXPECT_TRUE(AnalyzeRegex("x(a|b)*y").branches[0].alternatives.empty());   // quantified
+  EXPECT_TRUE(AnalyzeRegex("x(a|b.)y").branches[0].alternatives.empty());   // not literal
+  EXPECT_TRUE(AnalyzeRegex("x(a|(b))y").branches[0].alternatives.empty());  // nested
+  EXPECT_TRUE(AnalyzeRegex("(?i)x(a|b)y").branches[0].alternatives.empty());
+  EXPECT_TRUE(AnalyzeRegex("x(?P<n>a|b)y").branches[0].alternatives.empty());
+  // A set is used only when its shortest literal is longer than the single run.
+  EXPECT_FALSE(AnalyzeRegex("abcdefgh(x|y)").branches[0].alternatives.empty());
+  EXPECT_TRUE(AnalyzeRegex("abcdefgh.(x|y)").branches[0].alternatives.empty());
+}
+
+// Regexes with alternation groups keep RE2's answers while the prefilter skips lines.
+TEST(LineFilterTest, AlternativeSetPrefilterAgreesWithRe2) {
+  const char* const kRegexes[] = {
+      "/api/v1/(orders|cart)/[0-9]+", "a(b|c)d", "x(?:ab|)y", "(a|b)(c|d)e", "q(r|s)?t",
+      "z(a\\.b|c)",
+  };
+  const char kAlphabet[] = "abcdqrstxyz/.01 ";
+  std::mt19937 rng(11);
+  std::vector<std::string> lines = {"GET /api/v1/cart/17 200", "GET /api/v1/users/1",
+                                    "/api/v1/orders/x /api/v1/orders/9", "xy", "xaby", "za.b"};
+  for (int i = 0; i < 4000; ++i) {
+    std::string l(rng() % 24, ' ');
+    for (char& c : l) c = kAlphabet[rng() % (sizeof(kAlphabet) - 1)];
+    lines.push_back(std::move(l));
+  }
+  for (const char* re : kRegexes) {
+    auto f = NewLineFilter(LineMatchType::kRegex, re);
+    ASSERT_TRUE(f.ok()) << f.status();
+    RE2 plain(re);
+    for (const auto& l : lines) {
+      ASSERT_EQ((*f)->Matches(l), RE2::PartialMatch(l, plain)) << re << " on \"" << l << "\"";
+    }
+  }
+  // The block-skipping needle stays the common literal.
+  auto f = NewLineFilter(LineMatchType::kRegex, "/api/v1/(orders|cart)/[0-9]+");
+  std::vector<std::string> required;
+  (*f)->CollectRequired(&required);
+  EXPECT_EQ(required, std::vector<std::string>{"/api/v1/"});
 }
 
 TEST(RequiredSubstringsTest, Chain) {

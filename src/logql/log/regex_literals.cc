@@ -1,5 +1,6 @@
 #include "logql/log/regex_literals.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -10,7 +11,7 @@ namespace norn::logql_log {
 bool RegexLiteralInfo::prefilter_possible() const {
   if (branches.empty()) return false;
   for (const auto& b : branches) {
-    if (b.literal.empty()) return false;
+    if (b.literal.empty() && b.alternatives.empty()) return false;
   }
   return true;
 }
@@ -95,6 +96,9 @@ size_t ParseRepeat(std::string_view p, size_t i, int* min) {
   return std::string_view::npos;
 }
 
+// Alternative sets larger than this are not tracked (cross products grow fast).
+constexpr size_t kMaxAlternatives = 16;
+
 struct BranchScanner {
   bool ci;
   std::vector<std::string> runs;
@@ -104,11 +108,25 @@ struct BranchScanner {
   size_t last_atom = std::string::npos;
   bool pure = true;
   bool stop = false;
+  // The same runs, but continued across groups of literal alternatives: each run is a set of
+  // literals one of which every match contains (runs of one literal are only in `runs`).
+  std::vector<std::vector<std::string>> alt_runs;
+  std::vector<std::string> cur_alts{std::string()};
+  size_t last_atom_len = std::string::npos;  // byte length of cur_alts' last literal atom
 
-  void Break() {
+  // Ends the single-literal run only (a group of alternatives continues the sets).
+  void BreakSingle() {
     if (!cur.empty()) runs.push_back(cur);
     cur.clear();
     last_atom = std::string::npos;
+  }
+  void Break() {
+    BreakSingle();
+    bool usable = cur_alts.size() > 1;
+    for (const auto& a : cur_alts) usable = usable && !a.empty();
+    if (usable) alt_runs.push_back(cur_alts);
+    cur_alts.assign(1, std::string());
+    last_atom_len = std::string::npos;
   }
   void NonLiteral() {
     pure = false;
@@ -126,6 +144,8 @@ struct BranchScanner {
     }
     last_atom = cur.size();
     cur.append(bytes);
+    for (auto& a : cur_alts) a.append(bytes);
+    last_atom_len = bytes.size();
   }
   // Applies a quantifier to the previous atom: optional (min 0) drops it from the run.
   void Quantifier(bool optional) {
@@ -133,8 +153,15 @@ struct BranchScanner {
     if (last_atom != std::string::npos && optional) {
       cur.resize(last_atom);
     }
+    if (last_atom_len != std::string::npos && optional) {
+      for (auto& a : cur_alts) a.resize(a.size() - last_atom_len);
+    }
     Break();
   }
+  // `p[i]` is '(' of a group ending before `end`: when it is a plain or non-capturing group of
+  // literal alternatives, not quantified, continues the alternative sets through it and
+  // returns true.
+  bool ExpandGroup(std::string_view p, size_t i, size_t end);
 
   void Scan(std::string_view p) {
     size_t i = 0;
@@ -238,6 +265,10 @@ struct BranchScanner {
           break;
         }
         case '(': {
+          if (size_t e = SkipGroup(p, i); e != std::string_view::npos && ExpandGroup(p, i, e)) {
+            i = e;
+            break;
+          }
           // A flag group without ':' changes matching for the rest: stop analysing here.
           if (i + 1 < p.size() && p[i + 1] == '?') {
             size_t k = i + 2;
@@ -296,6 +327,61 @@ struct BranchScanner {
     Break();
   }
 };
+
+// The top-level '|' alternatives of `body` when each is a plain literal (no classes, groups,
+// quantifiers or other syntax); false otherwise.
+bool LiteralAlternatives(std::string_view body, std::vector<std::string>* out) {
+  if (body.find("\\Q") != std::string_view::npos) return false;
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  for (size_t i = 0; i < body.size();) {
+    const char c = body[i];
+    if (c == '\\') {
+      i += 2;
+      continue;
+    }
+    if (c == '(' || c == '[') return false;
+    if (c == '|') {
+      parts.push_back(body.substr(start, i - start));
+      start = i + 1;
+    }
+    ++i;
+  }
+  parts.push_back(body.substr(std::min(start, body.size())));
+  for (std::string_view part : parts) {
+    BranchScanner s;
+    s.ci = false;
+    s.Scan(part);
+    if (!s.pure || s.runs.size() > 1 || !s.alt_runs.empty()) return false;
+    out->push_back(s.runs.empty() ? std::string() : s.runs[0]);
+  }
+  return true;
+}
+
+bool BranchScanner::ExpandGroup(std::string_view p, size_t i, size_t end) {
+  if (ci) return false;
+  size_t body = i + 1;
+  if (p.substr(i + 1, 2) == "?:") {
+    body = i + 3;
+  } else if (i + 1 < p.size() && p[i + 1] == '?') {
+    return false;  // flags, named groups
+  }
+  if (end < p.size() && std::strchr("*?+{", p[end]) != nullptr) return false;
+  std::vector<std::string> alts;
+  if (end < body + 1 || !LiteralAlternatives(p.substr(body, end - 1 - body), &alts)) {
+    return false;
+  }
+  if (cur_alts.size() * alts.size() > kMaxAlternatives) return false;
+  pure = false;
+  BreakSingle();
+  std::vector<std::string> next;
+  for (const auto& a : cur_alts) {
+    for (const auto& b : alts) next.push_back(a + b);
+  }
+  cur_alts = std::move(next);
+  last_atom_len = std::string::npos;
+  return true;
+}
 
 }  // namespace
 
@@ -368,6 +454,16 @@ RegexLiteralInfo AnalyzeRegex(std::string_view p) {
       if (r.size() > out.literal.size()) out.literal = r;
     }
     out.pure = s.pure && s.runs.size() <= 1;
+    // The set whose shortest literal is longest, if it beats the single literal.
+    size_t best = out.literal.size();
+    for (auto& set : s.alt_runs) {
+      size_t shortest = std::string::npos;
+      for (const auto& a : set) shortest = std::min(shortest, a.size());
+      if (shortest > best) {
+        best = shortest;
+        out.alternatives = set;
+      }
+    }
     info.branches.push_back(std::move(out));
   }
   return info;

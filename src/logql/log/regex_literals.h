@@ -22,11 +22,15 @@ struct RegexBranchLiteral {
   std::string literal;          // empty: this branch has no usable required literal
   bool case_insensitive = false;
   bool pure = false;            // the branch is exactly this literal (no other syntax)
+  // Literals one of which every match of the branch contains, longer than `literal`, from a
+  // group of literal alternatives: `/api/(orders|cart)/` gives {"/api/orders/", "/api/cart/"}
+  // (empty when there is no such set). Case-sensitive branches only.
+  std::vector<std::string> alternatives;
 };
 
 struct RegexLiteralInfo {
   std::vector<RegexBranchLiteral> branches;
-  // True when every branch has a non-empty literal (a prefilter is possible).
+  // True when every branch has a non-empty literal or alternatives (a prefilter is possible).
   bool prefilter_possible() const;
   // True when every branch is pure: the regex matches iff the line contains one literal.
   bool all_pure() const;
