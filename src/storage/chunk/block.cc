@@ -190,7 +190,7 @@ absl::Status DecodedBlock::Load(const Block& block, const Codec& codec, bool lin
     s = codec.Decompress(data, meta.raw_size, &raw_);
     lines_base_ = raw_.data();
     if (s.ok())
-      s = ParseV1(meta);
+      s = Parse(meta, raw_, /*inline_lines=*/true, 0);
   } else {
     if (meta.column_compressed_size > data.size() || meta.column_raw_size > meta.raw_size) {
       return CorruptBlock("column size");
@@ -211,15 +211,15 @@ absl::Status DecodedBlock::Load(const Block& block, const Codec& codec, bool lin
       lines_base_ = ZeroBytes(lines_size).data();
     }
     if (s.ok())
-      s = ParseColumn(meta, column_, lines_size);
+      s = Parse(meta, column_, /*inline_lines=*/false, lines_size);
   }
   if (!s.ok())
     Clear();
   return s;
 }
 
-absl::Status DecodedBlock::ParseColumn(const BlockMeta& meta, std::string_view in,
-                                       uint64_t lines_size) {
+absl::Status DecodedBlock::Parse(const BlockMeta& meta, std::string_view in, bool inline_lines,
+                                 uint64_t lines_size) {
   uint64_t nsym = 0;
   if (!GetVarint(&in, &nsym) || nsym > in.size())
     return CorruptBlock("symbol count");
@@ -234,27 +234,37 @@ absl::Status DecodedBlock::ParseColumn(const BlockMeta& meta, std::string_view i
     return CorruptBlock("entry count");
   refs_.reserve(meta.entries);
   int64_t ts = meta.min_ts;
-  uint64_t line_off = 0;
+  uint64_t line_off = 0;  // v2: where the next line starts in the lines frame
   for (uint32_t i = 0; i < meta.entries; ++i) {
     uint64_t delta = 0, len = 0, nmeta = 0;
-    if (!GetVarint(&in, &delta) || !GetVarint(&in, &len) || !GetVarint(&in, &nmeta)) {
+    std::string_view inline_line;
+    if (!GetVarint(&in, &delta) || !GetVarint(&in, &len) ||
+        (inline_lines && len > in.size())) {
       return CorruptBlock("entry");
     }
+    if (inline_lines) {
+      inline_line = in.substr(0, len);
+      in.remove_prefix(len);
+    }
+    if (!GetVarint(&in, &nmeta))
+      return CorruptBlock("entry");
+    // Unsigned arithmetic: the span of int64 timestamps does not fit in int64.
     if (delta > static_cast<uint64_t>(meta.max_ts) - static_cast<uint64_t>(ts)) {
       return CorruptBlock("timestamp out of range");
     }
     ts = static_cast<int64_t>(static_cast<uint64_t>(ts) + delta);
-    if (len > lines_size - line_off)
+    if (!inline_lines && len > lines_size - line_off)
       return CorruptBlock("line length");
     if (nmeta > in.size() / 2)
       return CorruptBlock("metadata count");
     Ref r;
     r.ts = ts;
-    r.line_off = static_cast<uint32_t>(line_off);
+    r.line_off = static_cast<uint32_t>(inline_lines ? inline_line.data() - raw_.data() : line_off);
     r.line_len = static_cast<uint32_t>(len);
     r.meta_begin = static_cast<uint32_t>(labels_.size());
     r.meta_count = static_cast<uint32_t>(nmeta);
-    line_off += len;
+    if (!inline_lines)
+      line_off += len;
     for (uint64_t j = 0; j < nmeta; ++j) {
       uint64_t n = 0, v = 0;
       if (!GetVarint(&in, &n) || !GetVarint(&in, &v) || n >= nsym || v >= nsym) {
@@ -266,64 +276,10 @@ absl::Status DecodedBlock::ParseColumn(const BlockMeta& meta, std::string_view i
   }
   if (!in.empty())
     return CorruptBlock("trailing bytes");
-  if (line_off != lines_size)
+  if (!inline_lines && line_off != lines_size)
     return CorruptBlock("line lengths disagree with the line frame");
   if (meta.entries > 0 && (refs_.front().ts != meta.min_ts || refs_.back().ts != meta.max_ts)) {
     return CorruptBlock("time bounds disagree with meta");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status DecodedBlock::ParseV1(const BlockMeta& meta) {
-  const auto corrupt = CorruptBlock;
-  std::string_view in(raw_);
-  uint64_t nsym = 0;
-  if (!GetVarint(&in, &nsym) || nsym > in.size())
-    return corrupt("symbol count");
-  symbols_.reserve(nsym);
-  for (uint64_t i = 0; i < nsym; ++i) {
-    std::string_view s;
-    if (!internal::GetLengthPrefixed(&in, &s))
-      return corrupt("symbol");
-    symbols_.push_back(s);
-  }
-  if (meta.entries > in.size())
-    return corrupt("entry count");
-  refs_.reserve(meta.entries);
-  int64_t ts = meta.min_ts;
-  for (uint32_t i = 0; i < meta.entries; ++i) {
-    uint64_t delta = 0, nmeta = 0;
-    std::string_view line;
-    if (!GetVarint(&in, &delta) || !internal::GetLengthPrefixed(&in, &line) ||
-        !GetVarint(&in, &nmeta)) {
-      return corrupt("entry");
-    }
-    // Unsigned arithmetic: the span of int64 timestamps does not fit in int64.
-    if (delta > static_cast<uint64_t>(meta.max_ts) - static_cast<uint64_t>(ts)) {
-      return corrupt("timestamp out of range");
-    }
-    ts = static_cast<int64_t>(static_cast<uint64_t>(ts) + delta);
-    if (nmeta > in.size() / 2)
-      return corrupt("metadata count");
-    Ref r;
-    r.ts = ts;
-    r.line_off = static_cast<uint32_t>(line.data() - raw_.data());
-    r.line_len = static_cast<uint32_t>(line.size());
-    r.meta_begin = static_cast<uint32_t>(labels_.size());
-    r.meta_count = static_cast<uint32_t>(nmeta);
-    for (uint64_t j = 0; j < nmeta; ++j) {
-      uint64_t n = 0, v = 0;
-      if (!GetVarint(&in, &n) || !GetVarint(&in, &v) || n >= nsym || v >= nsym) {
-        return corrupt("metadata symbol");
-      }
-      labels_.push_back(LabelView{symbols_[n], symbols_[v]});
-    }
-    refs_.push_back(r);
-  }
-  if (!in.empty())
-    return corrupt("trailing bytes");
-  if (meta.entries > 0 && (refs_.front().ts != meta.min_ts || refs_.back().ts != meta.max_ts)) {
-    return corrupt("time bounds disagree with meta");
   }
   return absl::OkStatus();
 }

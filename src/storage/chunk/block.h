@@ -136,8 +136,11 @@ class DecodedBlock {
     uint32_t meta_begin;
     uint32_t meta_count;
   };
-  absl::Status ParseV1(const BlockMeta& meta);
-  absl::Status ParseColumn(const BlockMeta& meta, std::string_view column, uint64_t lines_size);
+  // Parses the symbols and entries in `in`: the v2 entry column, whose line lengths must add up
+  // to `lines_size` (the lines frame), or with `inline_lines` the whole v1 layout in raw_,
+  // where each line follows its length.
+  absl::Status Parse(const BlockMeta& meta, std::string_view in, bool inline_lines,
+                     uint64_t lines_size);
 
   std::string raw_;     // v1: the whole layout; v2: the lines; LoadCopy: lines and metadata
   std::string column_;  // v2: the entry column (symbols live here)

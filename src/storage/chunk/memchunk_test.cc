@@ -122,6 +122,13 @@ void AppendAll(MemChunk& c, const std::vector<Entry>& entries) {
   }
 }
 
+// `c` as a flushed chunk read back: encoded, then decoded.
+absl::StatusOr<std::unique_ptr<MemChunk>> EncodeAndDecode(const MemChunk& c) {
+  absl::StatusOr<std::string> encoded = c.Encode();
+  if (!encoded.ok()) return encoded.status();
+  return MemChunk::Decode(*encoded);
+}
+
 ChunkOptions SmallBlocks(Encoding e) {
   ChunkOptions o;
   o.encoding = e;
@@ -192,9 +199,7 @@ TEST(MemChunkTest, LinelessReadsSkipTheLineFrame) {
     MemChunk c(SmallBlocks(enc));
     AppendAll(c, entries);
     ASSERT_TRUE(c.Close().ok());
-    auto encoded = c.Encode();
-    ASSERT_TRUE(encoded.ok());
-    auto d = MemChunk::Decode(*encoded);
+    auto d = EncodeAndDecode(c);
     ASSERT_TRUE(d.ok()) << d.status();
     for (Direction dir : {Direction::kForward, Direction::kBackward}) {
       uint64_t lineless_bytes = 0;
@@ -283,9 +288,7 @@ TEST(MemChunkTest, LinesFromContiguousAndScatteredHeads) {
     MemChunk c(SmallBlocks(Encoding::kZstd));
     AppendAll(c, entries);
     ASSERT_TRUE(c.Close().ok());
-    auto encoded = c.Encode();
-    ASSERT_TRUE(encoded.ok());
-    auto d = MemChunk::Decode(*encoded);
+    auto d = EncodeAndDecode(c);
     ASSERT_TRUE(d.ok()) << d.status();
     EXPECT_EQ(Read(**d), Expected(entries, kMin, kMax, Direction::kForward));
   }
