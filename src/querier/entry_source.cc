@@ -35,12 +35,14 @@ class EntryBatch {
   static constexpr size_t kMaxEntriesWithoutLines = 4096;
   static constexpr size_t kMaxBytes = 1 << 20;
 
-  void Add(const chunk::EntryView& e) {
+  // Copies `e` in. With `with_line` false only the line's length is kept (the engine does not
+  // need its bytes: SelectParams::lines_needed), and the engine sees that many zero bytes.
+  void Add(const chunk::EntryView& e, bool with_line = true) {
     Pending p;
     p.ts = e.timestamp_ns;
-    p.line_off = bytes_.size();
+    p.line_off = with_line ? bytes_.size() : kNoLine;
     p.line_len = e.line.size();
-    bytes_.append(e.line);
+    if (with_line) bytes_.append(e.line);
     p.md_off = metadata_.size();
     for (const auto& m : e.metadata) {
       metadata_.push_back(Label{std::string(m.name), std::string(m.value)});
@@ -48,22 +50,8 @@ class EntryBatch {
     p.md_len = metadata_.size() - p.md_off;
     pending_.push_back(p);
   }
-  // An entry whose line bytes the engine does not need (SelectParams::lines_needed false):
-  // only its length is kept, and the engine sees that many zero bytes.
-  void AddWithoutLine(const chunk::EntryView& e) {
-    Pending p;
-    p.ts = e.timestamp_ns;
-    p.line_off = kNoLine;
-    p.line_len = e.line.size();
-    p.md_off = metadata_.size();
-    for (const auto& m : e.metadata) {
-      metadata_.push_back(Label{std::string(m.name), std::string(m.value)});
-    }
-    p.md_len = metadata_.size() - p.md_off;
-    pending_.push_back(p);
-  }
-  // Batches without line bytes (AddWithoutLine) cost little to fill, so they are made bigger:
-  // fewer hand-overs between the reader and the engine thread.
+  // Batches without line bytes cost little to fill, so they are made bigger: fewer hand-overs
+  // between the reader and the engine thread.
   bool full() const {
     return pending_.size() >= (bytes_.empty() ? kMaxEntriesWithoutLines : kMaxEntries) ||
            bytes_.size() >= kMaxBytes;
@@ -113,8 +101,8 @@ struct StreamIterators {
   std::vector<std::shared_ptr<const chunk::MemChunk>> store_chunks;  // Keep decoded chunks alive.
   std::vector<std::unique_ptr<chunk::ChunkIterator>> iterators;
   size_t memory_iterators = 0;  // iterators[0, memory_iterators) read ingester chunks
-  // The iterators yield no line bytes (see TenantEntrySource::Read), which is only done when
-  // the chunks cannot hold copies of each other's entries: nothing to de-duplicate.
+  // The iterators yield no line bytes (see ReadUnits), which is only done when the chunks
+  // cannot hold copies of each other's entries: nothing to de-duplicate.
   bool without_lines = false;
 };
 
@@ -175,9 +163,8 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     if (!s.without_lines) cs.decompressed_bytes += static_cast<int64_t>(e.line.size());
     bool duplicate = false;
     uint64_t hash = 0;
-    if (s.without_lines) {
-      // Disjoint chunks: no duplicates to look for (and no line bytes to hash).
-    } else if (heap.size() > 1 || !hashes_at_last_ts.empty()) {
+    // Disjoint chunks (without_lines) have no duplicates to look for, nor line bytes to hash.
+    if (!s.without_lines && (heap.size() > 1 || !hashes_at_last_ts.empty())) {
       hash = XXH3_64bits(e.line.data(), e.line.size());
       if (have_last && e.timestamp_ns == last_ts) {
         duplicate = std::find(hashes_at_last_ts.begin(), hashes_at_last_ts.end(), hash) !=
@@ -198,11 +185,7 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     } else {
       if (heap.size() > 1) hashes_at_last_ts.push_back(hash);
       if (src.from_memory) stats.ingester_lines_sent++;
-      if (s.without_lines) {
-        batch.AddWithoutLine(e);
-      } else {
-        batch.Add(e);
-      }
+      batch.Add(e, /*with_line=*/!s.without_lines);
       if (batch.full() && !emit(s.labels, batch)) return absl::OkStatus();
     }
     if (src.it->Next()) {
@@ -299,12 +282,9 @@ class BatchPipe {
   bool closed_ = false;
 };
 
-}  // namespace
-
-namespace {
-
 // Store bytes read by one query above which its freed memory is handed back to the OS.
 constexpr int64_t kTrimAfterBytes = 32 << 20;
+constexpr size_t kMaxChunksPerUnit = 64;
 
 // What one SelectLogs reads, split into units of work that the reader threads take in order:
 // each unit is a run of store series (a bounded number of chunks, fetched together) plus the
@@ -320,72 +300,6 @@ struct ReadPlan {
   std::vector<Unit> units;
   std::atomic<size_t> next_unit{0};
 };
-
-absl::Status PlanRead(Querier* querier, const std::string& tenant, const SourceLimits& limits,
-                      const logql_engine::SelectParams& params, size_t readers, ReadPlan& plan,
-                      logql_engine::SourceStats& stats);
-absl::Status ReadUnits(Querier* querier, const std::string& tenant,
-                       const logql_engine::SelectParams& params, ReadPlan& plan,
-                       const std::function<bool()>& stop, logql_engine::SourceStats& stats,
-                       const TenantEntrySource::EmitToPipe& emit_to);
-
-}  // namespace
-
-absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& params,
-                                           logql_engine::EntrySink& sink) {
-  logql_engine::EntrySink* one[] = {&sink};
-  return SelectLogsParallel(params, one);
-}
-
-absl::Status TenantEntrySource::SelectLogsParallel(
-    const logql_engine::SelectParams& params, std::span<logql_engine::EntrySink* const> sinks) {
-  ReadPlan plan;
-  RETURN_IF_ERROR(PlanRead(querier_, tenant_, limits_, params, sinks.size(), plan, stats_));
-  // Each sink gets a reader thread (fetch, decompress, merge) and a thread running the sink
-  // (the engine's pipeline); the caller's thread runs the first sink.
-  const size_t n = std::max<size_t>(1, std::min(sinks.size(), plan.units.size()));
-  std::vector<BatchPipe> pipes(n);
-  std::vector<absl::Status> read_status(n);
-  std::vector<logql_engine::SourceStats> part_stats(n);
-  std::vector<std::thread> threads;
-  std::atomic<bool> failed{false};  // a reader's error ends the others' work too
-  for (size_t k = 0; k < n; ++k) {
-    threads.emplace_back([&, k] {
-      BatchPipe& pipe = pipes[k];
-      // One shared copy of a stream's labels, made on its first batch (stream numbers are
-      // unique per reader and come in order).
-      size_t current = SIZE_MAX;
-      std::shared_ptr<const Labels> shared;
-      auto stop = [&pipe, &failed] { return pipe.closed() || failed.load(); };
-      read_status[k] = ReadUnits(querier_, tenant_, params, plan, stop, part_stats[k],
-                                 [&](const Labels& labels, size_t stream, EntryBatch& batch) {
-                                   if (stream != current) {
-                                     shared = std::make_shared<const Labels>(labels);
-                                     current = stream;
-                                   }
-                                   return pipe.Send(shared, stream, batch);
-                                 });
-      if (!read_status[k].ok()) failed = true;
-      pipe.FinishSending();
-    });
-  }
-  for (size_t k = 1; k < n; ++k) {
-    threads.emplace_back([&, k] { pipes[k].Drain(*sinks[k]); });
-  }
-  pipes[0].Drain(*sinks[0]);
-  for (auto& t : threads) t.join();
-  int64_t store_bytes = 0;
-  for (size_t k = 0; k < n; ++k) {
-    AddStats(part_stats[k], stats_);
-    store_bytes += part_stats[k].store_chunk.compressed_bytes;
-  }
-  // The chunks and buffers of a large read are free now; give them back to the OS.
-  if (store_bytes >= kTrimAfterBytes) RequestMemoryTrim();
-  for (size_t k = 0; k < n; ++k) RETURN_IF_ERROR(read_status[k]);
-  return absl::OkStatus();
-}
-
-namespace {
 
 absl::Status PlanRead(Querier* querier, const std::string& tenant, const SourceLimits& limits,
                       const logql_engine::SelectParams& params, size_t readers, ReadPlan& plan,
@@ -441,9 +355,11 @@ absl::Status PlanRead(Querier* querier, const std::string& tenant, const SourceL
   }
   stats.store_chunks_ref += static_cast<int64_t>(total_chunks);
 
-  // Units of at most kChunksPerUnit store chunks (bounded memory, one parallel fetch each);
+  // Units of at most kMaxChunksPerUnit store chunks (bounded memory, one parallel fetch each);
   // smaller when several readers share the work, so they finish together.
-  const size_t per_unit = readers > 1 ? std::clamp<size_t>(total_chunks / (readers * 8), 4, 64) : 64;
+  const size_t per_unit =
+      readers > 1 ? std::clamp<size_t>(total_chunks / (readers * 8), 4, kMaxChunksPerUnit)
+                  : kMaxChunksPerUnit;
   size_t mem = 0;
   for (size_t next = 0; next < refs.size();) {
     size_t end = next, chunks = 0;
@@ -529,6 +445,60 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
 
 }  // namespace
 
+absl::Status TenantEntrySource::SelectLogs(const logql_engine::SelectParams& params,
+                                           logql_engine::EntrySink& sink) {
+  logql_engine::EntrySink* one[] = {&sink};
+  return SelectLogsParallel(params, one);
+}
+
+absl::Status TenantEntrySource::SelectLogsParallel(
+    const logql_engine::SelectParams& params, std::span<logql_engine::EntrySink* const> sinks) {
+  ReadPlan plan;
+  RETURN_IF_ERROR(PlanRead(querier_, tenant_, limits_, params, sinks.size(), plan, stats_));
+  // Each sink gets a reader thread (fetch, decompress, merge) and a thread running the sink
+  // (the engine's pipeline); the caller's thread runs the first sink.
+  const size_t n = std::max<size_t>(1, std::min(sinks.size(), plan.units.size()));
+  std::vector<BatchPipe> pipes(n);
+  std::vector<absl::Status> read_status(n);
+  std::vector<logql_engine::SourceStats> part_stats(n);
+  std::vector<std::thread> threads;
+  std::atomic<bool> failed{false};  // a reader's error ends the others' work too
+  for (size_t k = 0; k < n; ++k) {
+    threads.emplace_back([&, k] {
+      BatchPipe& pipe = pipes[k];
+      // One shared copy of a stream's labels, made on its first batch (stream numbers are
+      // unique per reader and come in order).
+      size_t current = SIZE_MAX;
+      std::shared_ptr<const Labels> shared;
+      auto stop = [&pipe, &failed] { return pipe.closed() || failed.load(); };
+      read_status[k] = ReadUnits(querier_, tenant_, params, plan, stop, part_stats[k],
+                                 [&](const Labels& labels, size_t stream, EntryBatch& batch) {
+                                   if (stream != current) {
+                                     shared = std::make_shared<const Labels>(labels);
+                                     current = stream;
+                                   }
+                                   return pipe.Send(shared, stream, batch);
+                                 });
+      if (!read_status[k].ok()) failed = true;
+      pipe.FinishSending();
+    });
+  }
+  for (size_t k = 1; k < n; ++k) {
+    threads.emplace_back([&, k] { pipes[k].Drain(*sinks[k]); });
+  }
+  pipes[0].Drain(*sinks[0]);
+  for (auto& t : threads) t.join();
+  int64_t store_bytes = 0;
+  for (size_t k = 0; k < n; ++k) {
+    AddStats(part_stats[k], stats_);
+    store_bytes += part_stats[k].store_chunk.compressed_bytes;
+  }
+  // The chunks and buffers of a large read are free now; give them back to the OS.
+  if (store_bytes >= kTrimAfterBytes) RequestMemoryTrim();
+  for (size_t k = 0; k < n; ++k) RETURN_IF_ERROR(read_status[k]);
+  return absl::OkStatus();
+}
+
 void AddStats(const logql_engine::SourceStats& a, logql_engine::SourceStats& sum) {
   auto add_chunk = [](const logql_engine::ChunkReadStats& x, logql_engine::ChunkReadStats& y) {
     y.head_chunk_bytes += x.head_chunk_bytes;
@@ -610,7 +580,7 @@ absl::Status MultiTenantEntrySource::SelectLogsParallel(
   if (tenants_.size() == 1) {
     TenantEntrySource one(querier_, tenants_[0], limits_);
     absl::Status st = one.SelectLogsParallel(params, sinks);
-    AddStats(one.stats(), stats_);
+    AddStats(*one.stats(), stats_);
     return st;
   }
   logql_engine::SelectParams own = params;
@@ -624,7 +594,7 @@ absl::Status MultiTenantEntrySource::SelectLogsParallel(
     }
     TenantEntrySource one(querier_, tenant, limits_);
     absl::Status st = one.SelectLogsParallel(own, wrapped);
-    AddStats(one.stats(), stats_);
+    AddStats(*one.stats(), stats_);
     RETURN_IF_ERROR(st);
   }
   return absl::OkStatus();

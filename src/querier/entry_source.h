@@ -45,7 +45,7 @@ class TenantEntrySource : public logql_engine::EntrySource {
   // add threads that wait for each other).
   static constexpr size_t kReaders = 2;
   // What the SelectLogs calls so far read (for the response's stats).
-  const logql_engine::SourceStats& stats() const { return stats_; }
+  const logql_engine::SourceStats* stats() const override { return &stats_; }
 
   // `emit(labels, stream number, batch)` takes a batch's entries (leaving it empty) and
   // returns false when that stream is no longer wanted.
@@ -76,7 +76,7 @@ class MultiTenantEntrySource : public logql_engine::EntrySource {
       const logql_engine::SelectParams& params,
       std::span<logql_engine::EntrySink* const> sinks) override;
   size_t Parallelism() const override { return TenantEntrySource::kReaders; }
-  const logql_engine::SourceStats& stats() const { return stats_; }
+  const logql_engine::SourceStats* stats() const override { return &stats_; }
 
  private:
   Querier* querier_;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cache/cache.h"
+#include "common/sort_unique.h"
 #include "common/status.h"
 #include "ingester/ingester.h"
 #include "storage/index/object_key.h"
@@ -24,6 +25,17 @@ bool MatchesAll(const Labels& labels, const Matchers& matchers) {
     if (!m.Matches(labels.Get(m.name()))) return false;
   }
   return true;
+}
+
+// Chunk fetches in flight at once: storage_config.max_parallel_get_chunk (at most 32) hides
+// network latency; a store that is not latency bound (the filesystem) gets one per core, as
+// more would only add thread wake-ups.
+size_t FetchThreads(int max_parallel_get_chunk, const objstore::ObjectClient* store) {
+  size_t n = static_cast<size_t>(std::clamp(max_parallel_get_chunk, 1, 32));
+  if (store != nullptr && !store->LatencyBound()) {
+    n = std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
+  }
+  return n;
 }
 
 }  // namespace
@@ -54,8 +66,7 @@ Querier::Querier(QuerierOptions options, ingester::Ingester* ingester,
       index_(options_.query_ingester_only ? nullptr : std::move(index)),
       store_(std::move(store)),
       chunk_cache_(std::move(chunk_cache)),
-      fetch_threads_(static_cast<size_t>(std::clamp(options_.max_parallel_get_chunk, 1, 32))),
-      local_threads_(std::max(1u, std::thread::hardware_concurrency())),
+      fetch_threads_(FetchThreads(options_.max_parallel_get_chunk, store_.get())),
       fetch_pool_(std::make_unique<boost::asio::thread_pool>(fetch_threads_)) {}
 
 Querier::~Querier() {
@@ -138,16 +149,13 @@ std::vector<size_t> Querier::FromChunkCache(
 void Querier::OnFetchPool(size_t n, absl::FunctionRef<void(size_t)> task) {
   if (n == 0) return;
   // Workers take indexes from a shared counter, and the calling thread works too instead of
-  // only waiting: n small fetches (chunks of a few KB) wake at most fetch_threads_ threads,
-  // not one task each.
+  // only waiting: n small fetches (chunks of a few KB) wake at most fetch_threads_ - 1 pool
+  // threads, not one task each.
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t j = next.fetch_add(1); j < n; j = next.fetch_add(1)) task(j);
   };
-  const size_t threads = store_ != nullptr && !store_->LatencyBound()
-                            ? std::min<size_t>(fetch_threads_, local_threads_)
-                            : fetch_threads_;
-  const size_t helpers = std::min(n, threads) - 1;
+  const size_t helpers = std::min(n, fetch_threads_) - 1;
   std::latch done(static_cast<std::ptrdiff_t>(helpers));
   for (size_t h = 0; h < helpers; ++h) {
     boost::asio::post(*fetch_pool_, [&] {
@@ -243,15 +251,11 @@ absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> ReadCandidateBlocks(
     for (const auto& n : needles) may = may && b->MayContain(n);
     if (may) wanted.push_back(b);
   }
+  // A chunk smaller than the tail read is all in hand already.
+  std::shared_ptr<const std::string> whole;
+  if (tail_start == 0) whole = std::make_shared<const std::string>(std::move(tail));
+  // Otherwise adjacent candidate blocks are read together (blocks are contiguous in the object).
   std::vector<std::shared_ptr<const chunk::Block>> blocks;
-  if (tail_start == 0 && !wanted.empty()) {
-    // A small chunk: the tail read was the whole object.
-    auto whole = std::make_shared<const std::string>(std::move(tail));
-    for (const auto& b : wanted) blocks.push_back(b->WithData(whole, b->meta().offset));
-    return std::shared_ptr<const chunk::MemChunk>(
-        chunk::MemChunk::FromBlocks(index.encoding, std::move(blocks)));
-  }
-  // Adjacent candidate blocks are read together (blocks are contiguous in the object).
   size_t i = 0;
   while (i < wanted.size()) {
     size_t j = i + 1;
@@ -261,12 +265,17 @@ absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> ReadCandidateBlocks(
       end += wanted[j]->meta().compressed_size;
       ++j;
     }
-    ASSIGN_OR_RETURN(std::string bytes, store.GetRange(key, start, end - start));
-    *bytes_read += bytes.size();
-    if (bytes.size() != end - start) return absl::DataLossError("short read of chunk blocks");
-    auto buf = std::make_shared<const std::string>(std::move(bytes));
+    std::shared_ptr<const std::string> buf = whole;
+    uint64_t buf_start = 0;
+    if (buf == nullptr) {
+      ASSIGN_OR_RETURN(std::string bytes, store.GetRange(key, start, end - start));
+      *bytes_read += bytes.size();
+      if (bytes.size() != end - start) return absl::DataLossError("short read of chunk blocks");
+      buf = std::make_shared<const std::string>(std::move(bytes));
+      buf_start = start;
+    }
     for (size_t k = i; k < j; ++k) {
-      blocks.push_back(wanted[k]->WithData(buf, wanted[k]->meta().offset - start));
+      blocks.push_back(wanted[k]->WithData(buf, wanted[k]->meta().offset - buf_start));
     }
     i = j;
   }
@@ -349,18 +358,6 @@ absl::StatusOr<std::vector<std::string>> Querier::LabelNames(std::string_view te
   }
   return std::vector<std::string>(names.begin(), names.end());
 }
-
-namespace {
-
-// Sorts and drops repeats; the index answers sorted already, which is checked in one pass
-// (a std::set of 20,000 values costs more than the look-up itself).
-template <typename T>
-void SortUnique(std::vector<T>& v) {
-  if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-}
-
-}  // namespace
 
 absl::StatusOr<std::vector<std::string>> Querier::LabelValues(std::string_view tenant,
                                                               std::string_view name,

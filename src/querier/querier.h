@@ -133,8 +133,7 @@ class Querier {
   std::shared_ptr<indexgateway::IndexClient> index_;
   std::shared_ptr<objstore::ObjectClient> store_;
   std::shared_ptr<cache::Cache> chunk_cache_;
-  size_t fetch_threads_;  // of fetch_pool_
-  size_t local_threads_;  // fetches at once from a store that is not latency-bound: the cores
+  size_t fetch_threads_;  // of fetch_pool_: chunk fetches in flight at once (FetchThreads)
   std::unique_ptr<boost::asio::thread_pool> fetch_pool_;
 };
 

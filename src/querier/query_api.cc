@@ -91,12 +91,6 @@ void Serve(HttpRequest& req, HttpResponse& resp, Querier* q, bool auth_enabled,
   logql_engine::Engine engine(opts);
   MultiTenantEntrySource source(q, *tenants, source_limits);
   auto result = engine.Query(*query, source);
-  if (result.ok()) {
-    result->stats.source = source.stats();
-    // Lines the source dropped with the query's leading line filters were processed too.
-    result->stats.total_lines_processed += source.stats().filtered_lines;
-    result->stats.total_bytes_processed += source.stats().filtered_bytes;
-  }
   if (!result.ok()) {
     if (absl::IsDeadlineExceeded(result.status())) {
       return resp.Error(504,

@@ -45,6 +45,13 @@ absl::StatusOr<QueryResult> Engine::Evaluate(const logql::syntax::Expr& expr, co
   }
   if (!r.ok())
     return r;
+  if (const SourceStats* read = source.stats(); read != nullptr) {
+    stats.source = *read;
+    // Lines the source dropped with SelectParams::line_filter were processed too: Loki's
+    // summary counts every line the pipeline looked at.
+    stats.total_lines_processed += read->filtered_lines;
+    stats.total_bytes_processed += read->filtered_bytes;
+  }
   stats.exec_time_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
           .count();

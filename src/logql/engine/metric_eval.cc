@@ -262,11 +262,10 @@ bool ParallelSafe(const syn::RangeAggregationExpr& r) {
     case syn::RangeOp::kBytesOverTime:
     case syn::RangeOp::kBytesRate:
     case syn::RangeOp::kAbsentOverTime:
+    case syn::RangeOp::kQuantileOverTime:
       return true;
     case syn::RangeOp::kRate:
       return !r.range.unwrap.has_value();
-    case syn::RangeOp::kQuantileOverTime:
-      return true;
     default:
       return false;
   }
@@ -489,18 +488,9 @@ absl::StatusOr<Value> EvalRange(EvalContext* ctx, const syn::RangeAggregationExp
     invariant &= std::holds_alternative<syn::LineFilterStage>(st);
   }
   const bool absent = r.op == syn::RangeOp::kAbsentOverTime;
-  // Counting entries or their sizes over a bare selector never reads a line's bytes.
-  switch (r.op) {
-    case syn::RangeOp::kCountOverTime:
-    case syn::RangeOp::kRate:
-    case syn::RangeOp::kBytesOverTime:
-    case syn::RangeOp::kBytesRate:
-    case syn::RangeOp::kAbsentOverTime:
-      p.lines_needed = !r.range.selector.pipeline.empty() || r.range.unwrap.has_value();
-      break;
-    default:
-      break;
-  }
+  // Without stages and unwrap a range aggregation can only count entries or their sizes (the
+  // other operations require unwrap): it never reads a line's bytes.
+  p.lines_needed = !r.range.selector.pipeline.empty() || r.range.unwrap.has_value();
   Bucketing b;
   b.first = steps.front();
   b.step = steps.size() > 1 ? steps[1] - steps[0] : 1;

@@ -82,6 +82,9 @@ class EntrySource {
   }
   // How many sinks SelectLogsParallel can keep busy (1: it is SelectLogs).
   virtual size_t Parallelism() const { return 1; }
+  // What the source read so far (Loki's per-source stats), or null when it keeps no count.
+  // Engine::Evaluate puts it in the result's stats.
+  virtual const SourceStats* stats() const { return nullptr; }
 };
 
 // True when `labels` satisfy every matcher (an absent label counts as "").

@@ -1,5 +1,7 @@
 #include "storage/index/index_set.h"
 
+#include "common/sort_unique.h"
+
 #include <algorithm>
 #include <utility>
 
@@ -9,11 +11,6 @@
 namespace norn::index {
 namespace {
 
-// One file's answer is already sorted; checking that is a single pass.
-void SortUnique(std::vector<std::string_view>* v) {
-  if (!std::is_sorted(v->begin(), v->end())) std::sort(v->begin(), v->end());
-  v->erase(std::unique(v->begin(), v->end()), v->end());
-}
 
 }  // namespace
 
@@ -24,7 +21,7 @@ absl::StatusOr<std::vector<std::string_view>> IndexSet::LabelNames(
     ASSIGN_OR_RETURN(auto names, r->LabelNames(matchers, from, through));
     out.insert(out.end(), names.begin(), names.end());
   }
-  SortUnique(&out);
+  SortUnique(out);
   return out;
 }
 
@@ -35,7 +32,7 @@ absl::StatusOr<std::vector<std::string_view>> IndexSet::LabelValues(
     ASSIGN_OR_RETURN(auto values, r->LabelValues(name, matchers, from, through));
     out.insert(out.end(), values.begin(), values.end());
   }
-  SortUnique(&out);
+  SortUnique(out);
   return out;
 }
 
