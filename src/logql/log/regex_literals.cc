@@ -96,6 +96,37 @@ size_t ParseRepeat(std::string_view p, size_t i, int* min) {
   return std::string_view::npos;
 }
 
+// Splits `p` at its top-level '|' (not inside groups, classes or \Q...\E). False when a group
+// or class is not closed.
+bool SplitTopLevel(std::string_view p, std::vector<std::string_view>* parts) {
+  size_t start = 0;
+  for (size_t i = 0; i < p.size();) {
+    char c = p[i];
+    if (c == '\\') {
+      if (i + 1 < p.size() && p[i + 1] == 'Q') {
+        size_t e = p.find("\\E", i + 2);
+        i = e == std::string_view::npos ? p.size() : e + 2;
+      } else {
+        i += 2;
+      }
+      continue;
+    }
+    if (c == '[' || c == '(') {
+      size_t e = c == '[' ? SkipClass(p, i) : SkipGroup(p, i);
+      if (e == std::string_view::npos) return false;
+      i = e;
+      continue;
+    }
+    if (c == '|') {
+      parts->push_back(p.substr(start, i - start));
+      start = i + 1;
+    }
+    ++i;
+  }
+  parts->push_back(p.substr(std::min(start, p.size())));
+  return true;
+}
+
 // Alternative sets larger than this are not tracked (cross products grow fast).
 constexpr size_t kMaxAlternatives = 16;
 
@@ -331,23 +362,8 @@ struct BranchScanner {
 // The top-level '|' alternatives of `body` when each is a plain literal (no classes, groups,
 // quantifiers or other syntax); false otherwise.
 bool LiteralAlternatives(std::string_view body, std::vector<std::string>* out) {
-  if (body.find("\\Q") != std::string_view::npos) return false;
   std::vector<std::string_view> parts;
-  size_t start = 0;
-  for (size_t i = 0; i < body.size();) {
-    const char c = body[i];
-    if (c == '\\') {
-      i += 2;
-      continue;
-    }
-    if (c == '(' || c == '[') return false;
-    if (c == '|') {
-      parts.push_back(body.substr(start, i - start));
-      start = i + 1;
-    }
-    ++i;
-  }
-  parts.push_back(body.substr(std::min(start, body.size())));
+  if (!SplitTopLevel(body, &parts)) return false;
   for (std::string_view part : parts) {
     BranchScanner s;
     s.ci = false;
@@ -405,45 +421,11 @@ RegexLiteralInfo AnalyzeRegex(std::string_view p) {
     ci = ci || i_flag;
     p.remove_prefix(k + 1);
   }
-  // Split at top-level '|'.
   std::vector<std::string_view> branches;
-  size_t start = 0;
-  for (size_t i = 0; i < p.size();) {
-    char c = p[i];
-    if (c == '\\') {
-      if (i + 1 < p.size() && p[i + 1] == 'Q') {
-        size_t e = p.find("\\E", i + 2);
-        i = e == std::string_view::npos ? p.size() : e + 2;
-      } else {
-        i += 2;
-      }
-      continue;
-    }
-    if (c == '[') {
-      size_t e = SkipClass(p, i);
-      if (e == std::string_view::npos) {
-        info.branches.push_back({});
-        return info;
-      }
-      i = e;
-      continue;
-    }
-    if (c == '(') {
-      size_t e = SkipGroup(p, i);
-      if (e == std::string_view::npos) {
-        info.branches.push_back({});
-        return info;
-      }
-      i = e;
-      continue;
-    }
-    if (c == '|') {
-      branches.push_back(p.substr(start, i - start));
-      start = i + 1;
-    }
-    ++i;
+  if (!SplitTopLevel(p, &branches)) {
+    info.branches.push_back({});  // unbalanced: no prefilter (RE2 reports the error)
+    return info;
   }
-  branches.push_back(p.substr(start));
   for (std::string_view b : branches) {
     BranchScanner s;
     s.ci = ci;
