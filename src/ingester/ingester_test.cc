@@ -1,12 +1,12 @@
 #include "ingester/ingester.h"
 
-#include <filesystem>
 #include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
+#include "common/test_dir.h"
 #include "storage/index/index_reader.h"
 #include "storage/index/object_key.h"
 #include "storage/objstore/fault_injection.h"
@@ -15,7 +15,6 @@
 namespace norn::ingester {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 constexpr int64_t kSec = 1'000'000'000;
@@ -24,10 +23,6 @@ constexpr int64_t kT0 = 1704067200 * kSec;  // 2024-01-01T00:00:00Z
 class IngesterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("norn-ingester-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
     auto fsclient = objstore::FilesystemObjectClient::Open((dir_ / "store").string());
     ASSERT_TRUE(fsclient.ok());
     store_ = std::make_shared<objstore::FaultInjectingObjectClient>(std::move(*fsclient));
@@ -36,10 +31,7 @@ class IngesterTest : public ::testing::Test {
     options_.flush_check_period = absl::Hours(1);  // Sweeps only when the test asks.
     options_.flush_backoff = absl::Milliseconds(1);
   }
-  void TearDown() override {
-    ing_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { ing_.reset(); }
 
   void StartIngester() {
     ing_ = std::make_unique<Ingester>(options_, store_,
@@ -107,7 +99,7 @@ class IngesterTest : public ::testing::Test {
     return out;
   }
 
-  fs::path dir_;
+  TestDir dir_{"norn-ingester"};
   std::shared_ptr<objstore::FaultInjectingObjectClient> store_;
   std::shared_ptr<config::TenantLimits> limits_;
   IngesterOptions options_;

@@ -3,13 +3,11 @@
 // and store failures, which must end a query with an error, not a hang.
 #include "querier/entry_source.h"
 
-#include <unistd.h>
-
-#include <filesystem>
 #include <map>
 
 #include <gtest/gtest.h>
 
+#include "common/test_dir.h"
 #include "indexgateway/store_index_client.h"
 #include "ingester/ingester.h"
 #include "logql/engine/engine.h"
@@ -20,7 +18,6 @@
 namespace norn::querier {
 namespace {
 
-namespace fs = std::filesystem;
 
 constexpr int64_t kSec = 1'000'000'000;
 constexpr int64_t kT0 = 1704067200 * kSec;  // 2024-01-01T00:00:00Z
@@ -30,10 +27,6 @@ constexpr int kPerStream = 30;
 class EntrySourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("norn-entry-source-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
     auto fsclient = objstore::FilesystemObjectClient::Open((dir_ / "store").string());
     ASSERT_TRUE(fsclient.ok());
     store_ = std::make_shared<objstore::FaultInjectingObjectClient>(std::move(*fsclient));
@@ -71,10 +64,7 @@ class EntrySourceTest : public ::testing::Test {
                                                          store_),
         store_);
   }
-  void TearDown() override {
-    querier_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { querier_.reset(); }
 
   // `read` (optional) receives what the source read.
   absl::StatusOr<logql_engine::QueryResult> Instant(const std::string& query,
@@ -104,7 +94,7 @@ class EntrySourceTest : public ::testing::Test {
     return out;
   }
 
-  fs::path dir_;
+  TestDir dir_{"norn-entry-source"};
   std::shared_ptr<objstore::FaultInjectingObjectClient> store_;
   std::unique_ptr<Querier> querier_;
   std::map<std::string, int64_t> want_bytes_;

@@ -15,6 +15,24 @@ from push import json_push  # noqa: E402
 T0 = 1704067200 * 10**9
 
 
+def store_only_config(n, ingester_yaml):
+    """Writes a config for `n` whose queries read only the store (as after a restart)."""
+    with open(n.config_path, "w") as f:
+        f.write(f"auth_enabled: false\ncommon:\n  path_prefix: {n.workdir}/data\n"
+                f"ingester:\n{ingester_yaml}"
+                "limits_config:\n  reject_old_samples: false\n"
+                "querier:\n  query_ingesters_within: 0\n  query_store_only: true\n")
+
+
+def push_and_flush(test, n, job, lines):
+    """Pushes `lines` of stream {job=...} to `n` as JSON, then flushes them to the store."""
+    status, text, _ = n.request("POST", "/loki/api/v1/push",
+                                body=json_push([({"job": job}, lines)]),
+                                headers={"Content-Type": "application/json"})
+    test.assertEqual(status, 204, text)
+    test.assertEqual(n.request("POST", "/flush")[0], 204)
+
+
 class QueryApiTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -101,20 +119,12 @@ class NeedleReadsTest(unittest.TestCase):
 
     def test_needle_reads_few_blocks(self):
         with Norn(config="") as n:
-            with open(n.config_path, "w") as f:
-                f.write(f"auth_enabled: false\ncommon:\n  path_prefix: {n.workdir}/data\n"
-                        "ingester:\n  chunk_block_size: 4096\n  chunk_encoding: none\n"
-                        "limits_config:\n  reject_old_samples: false\n"
-                        "querier:\n  query_ingesters_within: 0\n  query_store_only: true\n")
+            store_only_config(n, "  chunk_block_size: 4096\n  chunk_encoding: none\n")
             n.start()
             lines = [(T0 + i * 10**9, f"request {i} path=/api/v1/items/{i * 7919 % 10007} ok")
                      for i in range(3000)]
             lines[1234] = (lines[1234][0], "request 1234 trace=4bf92f3577b34da6a3ce929d0e0e4736")
-            status, text, _ = n.request("POST", "/loki/api/v1/push",
-                                        body=json_push([({"job": "needle"}, lines)]),
-                                        headers={"Content-Type": "application/json"})
-            self.assertEqual(status, 204, text)
-            self.assertEqual(n.request("POST", "/flush")[0], 204)
+            push_and_flush(self, n, "needle", lines)
 
             def query(q):
                 status, body, _ = n.get("/loki/api/v1/query_range?" + urllib.parse.urlencode({
@@ -137,11 +147,7 @@ class NeedleReadsTest(unittest.TestCase):
             # A chunk smaller than the tail read: the candidate blocks come from that one read.
             small = [(T0 + i * 10**9, f"small {i}") for i in range(20)]
             small[7] = (small[7][0], "small 7 trace=0af7651916cd43dd8448eb211c80319c")
-            status, text, _ = n.request("POST", "/loki/api/v1/push",
-                                        body=json_push([({"job": "small"}, small)]),
-                                        headers={"Content-Type": "application/json"})
-            self.assertEqual(status, 204, text)
-            self.assertEqual(n.request("POST", "/flush")[0], 204)
+            push_and_flush(self, n, "small", small)
             found, _ = query('{job="small"} |= "0af7651916cd43dd8448eb211c80319c"')
             self.assertEqual(found, ["small 7 trace=0af7651916cd43dd8448eb211c80319c"])
             found, _ = query('{job="small"} |= "small 1"')
@@ -155,30 +161,19 @@ class LinelessCountsTest(unittest.TestCase):
 
     def test_counts_without_lines_and_with_overlapping_chunks(self):
         with Norn(config="") as n:
-            with open(n.config_path, "w") as f:
-                f.write(f"auth_enabled: false\ncommon:\n  path_prefix: {n.workdir}/data\n"
-                        "ingester:\n  chunk_block_size: 2048\n"
-                        "limits_config:\n  reject_old_samples: false\n"
-                        "querier:\n  query_ingesters_within: 0\n  query_store_only: true\n")
+            store_only_config(n, "  chunk_block_size: 2048\n")
             n.start()
-
-            def push(job, lines):
-                status, text, _ = n.request("POST", "/loki/api/v1/push",
-                                            body=json_push([({"job": job}, lines)]),
-                                            headers={"Content-Type": "application/json"})
-                self.assertEqual(status, 204, text)
-                self.assertEqual(n.request("POST", "/flush")[0], 204)
 
             # Several entries per timestamp, different lines of equal length among them.
             lines = [(T0 + (i // 3) * 10**9, f"line {i:04d} " + "x" * (i % 17)) for i in range(900)]
             want_bytes = sum(len(l) for _, l in lines)
             # Two time-disjoint chunks.
-            push("disjoint", lines[:450])
-            push("disjoint", lines[450:])
+            push_and_flush(self, n, "disjoint", lines[:450])
+            push_and_flush(self, n, "disjoint", lines[450:])
             # Overlapping chunks: entries 300-599 are in both (a chunk only drops duplicates of
             # its own entries; identical chunks would collapse into one index entry).
-            push("twice", lines[:600])
-            push("twice", lines[300:])
+            push_and_flush(self, n, "twice", lines[:600])
+            push_and_flush(self, n, "twice", lines[300:])
 
             def instant(q):
                 status, body, _ = n.get("/loki/api/v1/query?" + urllib.parse.urlencode(

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/test_dir.h"
 #include "storage/objstore/fault_injection.h"
 
 namespace norn::objstore {
@@ -18,17 +19,12 @@ using ::testing::ElementsAre;
 class FilesystemTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("norn-objstore-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    auto c = FilesystemObjectClient::Open(root_.string());
+    auto c = FilesystemObjectClient::Open(root_.path().string());
     ASSERT_TRUE(c.ok()) << c.status();
     client_ = std::move(*c);
   }
-  void TearDown() override { fs::remove_all(root_); }
 
-  fs::path root_;
+  TestDir root_{"norn-objstore"};
   std::shared_ptr<FilesystemObjectClient> client_;
 };
 
