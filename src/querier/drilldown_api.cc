@@ -590,7 +590,11 @@ std::string_view DetectParse(const KeptLine& k, const Labels& stream, FieldValue
   b.Reset();
   std::string_view parser = "json";
   std::string_view line = k.line;
+  // Both parsers outlive the reads of `b` below: parsed labels borrow their names.
   logql_log::JsonParser json;
+  // Loki 3's detection parser: not strict, standalone keys and empty values dropped.
+  logql_log::LogfmtParser logfmt(
+      logql_log::LogfmtOptions{.continue_on_error = true, .drop_empty = true});
   bool ok = json.Process(k.ts_ns, &line, &b);
   if (!ok || b.HasErr()) {
     b.Reset();
@@ -598,11 +602,6 @@ std::string_view DetectParse(const KeptLine& k, const Labels& stream, FieldValue
     b.ResetErrorDetails();
     parser = "logfmt";
     line = k.line;
-    // Loki 3's detection parser: not strict, standalone keys and empty values dropped.
-    logql_log::LogfmtOptions opts;
-    opts.continue_on_error = true;
-    opts.drop_empty = true;
-    logql_log::LogfmtParser logfmt(opts);
     ok = logfmt.Process(k.ts_ns, &line, &b);
     if (!ok || b.HasErr()) return "";
   }

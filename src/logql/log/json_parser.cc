@@ -301,17 +301,20 @@ class JsonWalk {
   }
 
  private:
-  // Builds the label name for `key` at the current prefix into name_. Returns false when the
-  // label is not wanted (or has no name).
+  // Picks the label name for `key` at the current prefix: a top-level key's name comes from
+  // the key cache (stable for the line, so it can be lent to the builder), a nested one is
+  // built into name_. Returns false when the label is not wanted (or has no name).
   bool LabelName(std::string_view key) {
     if (prefix_.empty()) {
       const ParserKeyCache::Info& info = cache_.Get(key, position_, hints_);
       if (info.name.empty() || !info.wanted()) return false;
-      const bool clash = lbs_.BaseHas(info.name);
+      const bool clash = lbs_.BaseHas(info.name, info.sig);
       if (!(clash ? info.want_ext : info.want)) return false;
-      name_.assign(clash ? info.name_ext : info.name);
+      cached_name_ = clash ? &info.name_ext : &info.name;
+      cached_sig_ = clash ? info.sig_ext : info.sig;
       return true;
     }
+    cached_name_ = nullptr;
     name_.clear();
     if (prefix_.empty()) {
       AppendSanitizedKey(&name_, key, true);
@@ -323,6 +326,18 @@ class JsonWalk {
     }
     if (lbs_.BaseHas(name_)) name_.append(kDuplicateSuffix);
     return hints_.ShouldExtract(name_);
+  }
+
+  // Sets the label chosen by LabelName to `value`; `value_in_line` says it points into the
+  // line (or static storage), so with a cached name nothing needs copying.
+  void Emit(std::string_view value, bool value_in_line) {
+    if (cached_name_ == nullptr) {
+      lbs_.Set(name_, value);
+    } else if (value_in_line) {
+      lbs_.SetBorrowed(*cached_name_, cached_sig_, value);
+    } else {
+      lbs_.Set(*cached_name_, value);
+    }
   }
 
   bool Member(std::string_view key, int depth) {
@@ -341,9 +356,9 @@ class JsonWalk {
           if (!AppendJsonUnescaped(body, &val_buf_)) {
             return s_.Fail("ReadString", "invalid escape char after \\");
           }
-          lbs_.Set(name_, val_buf_);
+          Emit(val_buf_, false);
         } else {
-          lbs_.Set(name_, body);
+          Emit(body, true);
         }
         return true;
       }
@@ -354,7 +369,7 @@ class JsonWalk {
         if (!s_.Literal(t ? "true" : "false", t ? "skipThreeBytes" : "skipFourBytes")) {
           return false;
         }
-        if (want) lbs_.Set(name_, t ? "true" : "false");
+        if (want) Emit(t ? "true" : "false", true);
         return true;
       }
       case '{': {
@@ -378,7 +393,7 @@ class JsonWalk {
         if (c == '-' || (c >= '0' && c <= '9')) {
           bool want = LabelName(key);
           std::string_view num = s_.Number();
-          if (want) lbs_.Set(name_, num);
+          if (want) Emit(num, true);
           return true;
         }
         return s_.Skip(depth + 1);  // arrays, null, invalid
@@ -394,6 +409,8 @@ class JsonWalk {
   const ParserHints& hints_;
   ParserKeyCache& cache_;
   size_t position_ = SIZE_MAX;  // of the current key in the top-level object
+  const std::string* cached_name_ = nullptr;  // LabelName's pick, when from the key cache
+  uint64_t cached_sig_ = 0;
 };
 
 }  // namespace
@@ -409,6 +426,7 @@ bool JsonParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) {
     return true;
   }
   prefix_.clear();
+  key_cache_.BeginLine();
   JsonWalk walk(&s, lbs, &prefix_, &name_, &key_buf_, &val_buf_, &key_cache_);
   if (!walk.Object(0)) {
     lbs->SetErr(kErrJson);

@@ -126,7 +126,7 @@ void LabelsBuilder::SetBase(Labels base) {
   base_hash_ = base_.Hash();
   base_sigs_ = 0;
   for (const Label& l : base_) {
-    if (!l.name.empty()) base_sigs_ |= Sig(l.name);
+    if (!l.name.empty()) base_sigs_ |= NameSig(l.name);
   }
   base_hidden_.assign(base_.size(), 0);
   base_hidden_any_ = false;
@@ -150,32 +150,57 @@ void LabelsBuilder::Reset() {
   err_details_.clear();
 }
 
-int LabelsBuilder::FindAdd(std::string_view name) const {
-  if (name.empty() || !(add_sigs_ & Sig(name))) return -1;
+LabelsBuilder::Slot& LabelsBuilder::Slot::operator=(Slot&& o) noexcept {
+  name_buf = std::move(o.name_buf);
+  value_buf = std::move(o.value_buf);
+  name_owned = o.name_owned;
+  value_owned = o.value_owned;
+  name = name_owned ? std::string_view(name_buf) : o.name;
+  value = value_owned ? std::string_view(value_buf) : o.value;
+  category = o.category;
+  return *this;
+}
+
+void LabelsBuilder::Slot::SetName(std::string_view n, bool copy) {
+  if (!copy) {
+    name = n;
+    name_owned = false;
+    return;
+  }
+  name_buf.assign(n.data(), n.size());  // assign copes with `n` aliasing name_buf
+  name = name_buf;
+  name_owned = true;
+}
+
+void LabelsBuilder::Slot::SetValue(std::string_view v, bool copy) {
+  if (!copy) {
+    value = v;
+    value_owned = false;
+    return;
+  }
+  if (!(value_owned && v.data() == value_buf.data() && v.size() == value_buf.size())) {
+    value_buf.assign(v.data(), v.size());
+  }
+  value = value_buf;
+  value_owned = true;
+}
+
+int LabelsBuilder::ScanAdds(std::string_view name) const {
+  if (name.empty()) return -1;
   for (size_t i = 0; i < num_adds_; ++i) {
-    const std::string& n = adds_[i].name;
-    if (n.size() == name.size() && n[0] == name[0] &&
-        std::memcmp(n.data(), name.data(), name.size()) == 0) {
-      return static_cast<int>(i);
-    }
+    if (ShortEqual(adds_[i].name, name)) return static_cast<int>(i);
   }
   return -1;
 }
 
-int LabelsBuilder::FindBase(std::string_view name) const {
+int LabelsBuilder::ScanBase(std::string_view name) const {
+  if (name.empty()) return -1;
   const auto& items = base_.items();
-  if (name.empty() || !(base_sigs_ & Sig(name))) return -1;
   for (size_t i = 0; i < items.size(); ++i) {
-    const std::string& n = items[i].name;
-    if (n.size() == name.size() && n[0] == name[0] &&
-        std::memcmp(n.data(), name.data(), name.size()) == 0) {
-      return static_cast<int>(i);
-    }
+    if (ShortEqual(items[i].name, name)) return static_cast<int>(i);
   }
   return -1;
 }
-
-bool LabelsBuilder::BaseHas(std::string_view name) const { return FindBase(name) >= 0; }
 
 void LabelsBuilder::HideBase(int i) {
   base_hidden_[i] = 1;
@@ -195,36 +220,45 @@ void LabelsBuilder::AddStructuredMetadata(std::span<const Label> metadata) {
   }
 }
 
-void LabelsBuilder::Set(LabelCategory category, std::string_view name, std::string_view value) {
-  if (name == kErrorLabel) {
-    if (value.data() != err_.data()) SetErr(value);
-    return;
+void LabelsBuilder::SetImpl(LabelCategory category, std::string_view name, uint64_t sig,
+                            std::string_view value, bool borrowed) {
+  if (name.size() >= kErrorLabel.size() && name[0] == '_' && name[1] == '_') {
+    if (name == kErrorLabel) {
+      if (value.data() != err_.data()) SetErr(value);
+      return;
+    }
+    if (name == kErrorDetailsLabel) {
+      if (value.data() != err_details_.data()) SetErrorDetails(value);
+      return;
+    }
   }
-  if (name == kErrorDetailsLabel) {
-    if (value.data() != err_details_.data()) SetErrorDetails(value);
-    return;
-  }
-  int i = FindAdd(name);
+  int i = FindAdd(name, sig);
   if (i >= 0) {
     Slot& s = adds_[i];
-    if (value.data() != s.value.data()) {
-      // `value` may point into another slot's string; assign copies before any realloc of s.
-      s.value.assign(value.data(), value.size());
+    if (value.data() != s.value.data() || value.size() != s.value.size()) {
+      s.SetValue(value, !borrowed);
     }
     s.category = category;
     return;
   }
-  int b = FindBase(name);
+  int b = FindBase(name, sig);
   if (b >= 0) HideBase(b);
-  add_sigs_ |= Sig(name);
+  add_sigs_ |= sig;
   if (num_adds_ == adds_.size()) {
-    // Copy first: `name`/`value` may point into adds_, which emplace_back can move.
-    std::string n(name), v(value);
-    adds_.push_back(Slot{std::move(n), std::move(v), category});
+    // Copy first: `name`/`value` may point into adds_, whose growth moves the slots' buffers.
+    Slot s;
+    s.SetName(name, true);
+    s.SetValue(value, true);
+    s.category = category;
+    adds_.push_back(std::move(s));
+    if (borrowed) {
+      adds_.back().SetName(name, false);
+      adds_.back().SetValue(value, false);
+    }
   } else {
     Slot& s = adds_[num_adds_];
-    s.name.assign(name.data(), name.size());
-    s.value.assign(value.data(), value.size());
+    s.SetName(name, !borrowed);
+    s.SetValue(value, !borrowed);
     s.category = category;
   }
   ++num_adds_;
@@ -232,7 +266,7 @@ void LabelsBuilder::Set(LabelCategory category, std::string_view name, std::stri
 
 std::optional<std::string_view> LabelsBuilder::Get(std::string_view name) const {
   int i = FindAdd(name);
-  if (i >= 0) return std::string_view(adds_[i].value);
+  if (i >= 0) return adds_[i].value;
   int b = FindBase(name);
   if (b >= 0 && !base_hidden_[b]) return std::string_view(base_.items()[b].value);
   if (name == kErrorLabel && !err_.empty()) return std::string_view(err_);

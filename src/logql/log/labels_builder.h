@@ -102,17 +102,40 @@ class LabelsBuilder {
 
   // Sets `name` to `value`. `__error__` / `__error_details__` are routed to SetErr /
   // SetErrorDetails. `value` may alias a label held by this builder.
-  void Set(LabelCategory category, std::string_view name, std::string_view value);
+  void Set(LabelCategory category, std::string_view name, std::string_view value) {
+    SetImpl(category, name, NameSig(name), value, /*borrowed=*/false);
+  }
   void Set(std::string_view name, std::string_view value) {
     Set(LabelCategory::kParsed, name, value);
   }
+  // Set(kParsed, name, value) without copying either: the caller guarantees that both stay
+  // valid and unchanged until the next Reset() or SetBase() (parsers lend views into the
+  // entry's line and into their key caches). `sig` is NameSig(name), which parsers compute
+  // once per distinct key. Saves two string copies and the name's hashing per parsed field.
+  void SetBorrowed(std::string_view name, uint64_t sig, std::string_view value) {
+    SetImpl(LabelCategory::kParsed, name, sig, value, /*borrowed=*/true);
+  }
+
+  // A 64-bit Bloom signature (two bits) of a name's length and first, second and last bytes:
+  // a missing bit proves a name is absent, so most look-ups of new names skip the scans.
+  static uint64_t NameSig(std::string_view name) {
+    if (name.empty()) return 1;
+    const auto* p = reinterpret_cast<const unsigned char*>(name.data());
+    uint64_t x = name.size() | uint64_t{p[0]} << 8 | uint64_t{p[name.size() > 1]} << 16 |
+                 uint64_t{p[name.size() - 1]} << 24;
+    x *= 0x9E3779B97F4A7C15ULL;
+    return uint64_t{1} << (x >> 58) | uint64_t{1} << ((x >> 52) & 63);
+  }
+  static bool MayHave(uint64_t sigs, uint64_t sig) { return (sigs & sig) == sig; }
+
   // Value of `name` (including `__error__` / `__error_details__` when set), or nullopt.
   std::optional<std::string_view> Get(std::string_view name) const;
   std::optional<LabelCategory> CategoryOf(std::string_view name) const;
   // Deletes `name` (stream label, metadata or parsed). Deleting `__error__` resets the error.
   void Del(std::string_view name);
   // True when the stream's base labels have `name` (the `_extracted` rule).
-  bool BaseHas(std::string_view name) const;
+  bool BaseHas(std::string_view name) const { return FindBase(name, NameSig(name)) >= 0; }
+  bool BaseHas(std::string_view name, uint64_t sig) const { return FindBase(name, sig) >= 0; }
 
   void SetErr(std::string_view err) { err_.assign(err.data(), err.size()); }
   void SetErrorDetails(std::string_view d) { err_details_.assign(d.data(), d.size()); }
@@ -152,21 +175,40 @@ class LabelsBuilder {
   size_t num_adds() const { return num_adds_; }
 
  private:
+  // An added label. `name` and `value` are what readers use: views either into the slot's own
+  // buffers (owned, after Set) or into memory the caller lends (SetBorrowed). A moved slot
+  // re-points views into its own buffers, so slots can live in a vector and be swapped.
   struct Slot {
-    std::string name;
-    std::string value;
-    LabelCategory category;
+    std::string_view name;
+    std::string_view value;
+    std::string name_buf;
+    std::string value_buf;
+    bool name_owned = false;
+    bool value_owned = false;
+    LabelCategory category = LabelCategory::kParsed;
+
+    Slot() = default;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    Slot(Slot&& o) noexcept { *this = std::move(o); }
+    Slot& operator=(Slot&& o) noexcept;
+    void SetName(std::string_view n, bool copy);
+    void SetValue(std::string_view v, bool copy);
   };
   static const ParserHints kAllHints;
 
-  // A 64-bit signature of (length, first byte): a clear bit proves a name is absent, so most
-  // lookups of new names skip the linear scans.
-  static uint64_t Sig(std::string_view name) {
-    if (name.empty()) return 1;
-    return uint64_t{1} << ((name.size() * 7 + static_cast<unsigned char>(name[0])) & 63);
+  void SetImpl(LabelCategory category, std::string_view name, uint64_t sig,
+               std::string_view value, bool borrowed);
+  int FindAdd(std::string_view name) const { return FindAdd(name, NameSig(name)); }
+  int FindAdd(std::string_view name, uint64_t sig) const {
+    return MayHave(add_sigs_, sig) ? ScanAdds(name) : -1;
   }
-  int FindAdd(std::string_view name) const;
-  int FindBase(std::string_view name) const;
+  int FindBase(std::string_view name) const { return FindBase(name, NameSig(name)); }
+  int FindBase(std::string_view name, uint64_t sig) const {
+    return MayHave(base_sigs_, sig) ? ScanBase(name) : -1;
+  }
+  int ScanAdds(std::string_view name) const;
+  int ScanBase(std::string_view name) const;
   void HideBase(int i);
   // Fills scratch_ with the sorted output; `grouped` applies the grouping rules.
   void BuildScratch(bool grouped);
@@ -180,8 +222,8 @@ class LabelsBuilder {
   bool base_hidden_any_ = false;
   std::vector<Slot> adds_;  // first num_adds_ are live; the rest keep their capacity
   size_t num_adds_ = 0;
-  uint64_t add_sigs_ = 0;   // union of Sig() of names added since Reset (never cleared by Del)
-  uint64_t base_sigs_ = 0;  // union of Sig() of base names
+  uint64_t add_sigs_ = 0;   // union of NameSig() of names added since Reset (never cleared by Del)
+  uint64_t base_sigs_ = 0;  // union of NameSig() of base names
   std::string err_;
   std::string err_details_;
   const ParserHints* hints_;
@@ -207,7 +249,7 @@ void LabelsBuilder::ForEach(F&& f) const {
     if (!base_hidden_[i]) f(std::string_view(items[i].name), std::string_view(items[i].value));
   }
   for (size_t i = 0; i < num_adds_; ++i) {
-    f(std::string_view(adds_[i].name), std::string_view(adds_[i].value));
+    f(adds_[i].name, adds_[i].value);
   }
   if (!err_.empty()) f(kErrorLabel, std::string_view(err_));
   if (!err_details_.empty()) f(kErrorDetailsLabel, std::string_view(err_details_));

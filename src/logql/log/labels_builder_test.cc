@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace norn::logql_log {
 namespace {
 
@@ -90,6 +93,69 @@ TEST(LabelsBuilderTest, ValueAliasingAnotherSlot) {
   std::string_view v = *b.Get("k3");
   b.Set("new", v);
   EXPECT_EQ(b.Get("new").value(), std::string(40, 'd'));
+}
+
+TEST(LabelsBuilderTest, BorrowedAndOwnedSlotsSurviveGrowthAndDeletes) {
+  LabelsBuilder b(Base());
+  // Borrowed names and values are used in place; owned ones (SSO-sized and longer) live in
+  // slots that move when the slot vector grows and when Del swaps slots.
+  std::vector<std::string> lent;
+  for (int i = 0; i < 40; ++i) lent.push_back("borrowed_" + std::to_string(i));
+  for (int round = 0; round < 2; ++round) {
+    b.Reset();
+    for (int i = 0; i < 40; ++i) {
+      std::string name = "k" + std::to_string(i);
+      if (i % 2 == 0) {
+        b.SetBorrowed(lent[i], LabelsBuilder::NameSig(lent[i]), lent[i]);
+      } else {
+        b.Set(name, std::string(i % 3 == 0 ? 3 : 30, static_cast<char>('a' + i % 26)));
+      }
+    }
+    b.Del("k1");
+    b.Del(lent[0]);
+    EXPECT_FALSE(b.Get("k1").has_value());
+    EXPECT_FALSE(b.Get(lent[0]).has_value());
+    for (int i = 2; i < 40; ++i) {
+      if (i % 2 == 0) {
+        auto v = b.Get(lent[i]);
+        ASSERT_TRUE(v.has_value()) << i;
+        EXPECT_EQ(v->data(), lent[i].data());  // not copied
+      } else {
+        EXPECT_EQ(b.Get("k" + std::to_string(i)).value(),
+                  std::string(i % 3 == 0 ? 3 : 30, static_cast<char>('a' + i % 26)));
+      }
+    }
+    // Overriding a borrowed value with Set copies; the copy outlives the lender's change.
+    std::string temp = "temporary";
+    b.Set(lent[2], temp);
+    temp.assign("changed!!");
+    EXPECT_EQ(b.Get(lent[2]).value(), "temporary");
+    EXPECT_EQ(b.num_adds(), 38u);
+  }
+}
+
+TEST(LabelsBuilderTest, NameSigNeverRejectsAPresentName) {
+  LabelsBuilder b(Base());
+  EXPECT_TRUE(b.BaseHas("job", LabelsBuilder::NameSig("job")));
+  EXPECT_FALSE(b.BaseHas("jobs", LabelsBuilder::NameSig("jobs")));
+  for (int i = 0; i < 200; ++i) b.Set("name_" + std::to_string(i * 7919), "v");
+  for (int i = 0; i < 200; ++i) EXPECT_TRUE(b.Get("name_" + std::to_string(i * 7919)));
+  EXPECT_FALSE(b.Get("name_1"));
+}
+
+TEST(ShortEqualTest, AllLengthsAndMismatchPositions) {
+  for (size_t n = 0; n <= 40; ++n) {
+    std::string a(n, 'x'), b(n, 'x');
+    for (size_t i = 0; i < n; ++i) a[i] = static_cast<char>('a' + i % 26);
+    b = a;
+    EXPECT_TRUE(ShortEqual(a, b)) << n;
+    for (size_t i = 0; i < n; ++i) {
+      std::string c = a;
+      c[i] = '#';
+      EXPECT_FALSE(ShortEqual(a, c)) << n << " " << i;
+    }
+    EXPECT_FALSE(ShortEqual(a, a + "y"));
+  }
 }
 
 TEST(LabelsBuilderTest, CacheReturnsEqualLabelsAcrossEntries) {

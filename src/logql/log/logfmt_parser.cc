@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "absl/strings/str_cat.h"
 #include "common/labels.h"
 #include "common/strings.h"
@@ -107,24 +111,78 @@ bool LogfmtDecoder::SkipValue() {
 
 namespace {
 
-// Byte classes for the decoder's scanning loops: bit 1 ends a key ('=', '"', <= ' ', and
-// >= 0x80 to note multibyte keys), bit 2 ends an unquoted value ('=', '"', <= ' ').
-struct ScanTable {
-  uint8_t cls[256] = {};
-  constexpr ScanTable() {
-    for (int c = 0; c <= ' '; ++c) cls[c] = 3;
-    cls[static_cast<int>('=')] = 3;
-    cls[static_cast<int>('"')] = 3;
-    for (int c = 0x80; c < 256; ++c) cls[c] = 1;
+#ifndef __SSE2__
+// The bytes where the decoder's key and unquoted-value scans stop: '=', '"', <= ' ' (space and
+// controls) and >= 0x80 (multibyte runes, which keys must be checked for and values flagged).
+struct StopTable {
+  bool stop[256] = {};
+  constexpr StopTable() {
+    for (int c = 0; c <= ' '; ++c) stop[c] = true;
+    stop[static_cast<int>('=')] = true;
+    stop[static_cast<int>('"')] = true;
+    for (int c = 0x80; c < 256; ++c) stop[c] = true;
   }
 };
-constexpr ScanTable kScan;
+constexpr StopTable kStop;
+#endif
+
+// The stop bits of 64 bytes at p.
+inline uint64_t StopBits64(const unsigned char* p) {
+#ifdef __SSE2__
+  const __m128i below = _mm_set1_epi8(0x21);  // signed: <= ' ' and >= 0x80 are both below 0x21
+  const __m128i eq = _mm_set1_epi8('=');
+  const __m128i quote = _mm_set1_epi8('"');
+  uint64_t bits = 0;
+  for (int k = 0; k < 4; ++k) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, below),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, eq), _mm_cmpeq_epi8(v, quote)));
+    bits |= uint64_t{static_cast<uint16_t>(_mm_movemask_epi8(m))} << (16 * k);
+  }
+  return bits;
+#else
+  uint64_t bits = 0;
+  for (int k = 0; k < 64; ++k) bits |= uint64_t{kStop.stop[p[k]]} << k;
+  return bits;
+#endif
+}
 
 }  // namespace
+
+void LogfmtDecoder::Reset(std::string_view line) {
+  line_ = line;
+  pos_ = 0;
+  err_.clear();
+  const size_t n = line.size();
+  const auto* p = reinterpret_cast<const unsigned char*>(line.data());
+  stop_bits_.resize((n + 63) / 64);
+  size_t w = 0;
+  for (; (w + 1) * 64 <= n; ++w) stop_bits_[w] = StopBits64(p + w * 64);
+  if (w * 64 < n) {
+    // The tail, padded with a byte that never stops the scan.
+    unsigned char tail[64];
+    std::memset(tail, 'a', sizeof(tail));
+    std::memcpy(tail, p + w * 64, n - w * 64);
+    stop_bits_[w] = StopBits64(tail);
+  }
+}
+
+inline size_t LogfmtDecoder::NextStop(size_t i) const {
+  const size_t words = stop_bits_.size();
+  size_t w = i >> 6;
+  if (w >= words) return line_.size();
+  uint64_t bits = stop_bits_[w] & (~uint64_t{0} << (i & 63));
+  while (bits == 0) {
+    if (++w >= words) return line_.size();
+    bits = stop_bits_[w];
+  }
+  return w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
+}
 
 bool LogfmtDecoder::ScanKeyval() {
   key_ = {};
   value_ = {};
+  value_non_ascii_ = false;
   const std::string_view line = line_;
   const size_t n = line.size();
   // garbage
@@ -136,11 +194,7 @@ bool LogfmtDecoder::ScanKeyval() {
   bool multibyte = false;
   const auto* bytes = reinterpret_cast<const unsigned char*>(line.data());
   while (pos_ < n) {
-    {
-      size_t q = pos_;
-      while (q < n && !(kScan.cls[bytes[q]] & 1)) ++q;
-      pos_ = q;
-    }
+    pos_ = NextStop(pos_);
     if (pos_ >= n) break;
     unsigned char c = bytes[pos_];
     if (c == '=') {
@@ -194,11 +248,7 @@ equal:
   // value
   start = pos_;
   while (pos_ < n) {
-    {
-      size_t q = pos_;
-      while (q < n && !(kScan.cls[bytes[q]] & 2)) ++q;
-      pos_ = q;
-    }
+    pos_ = NextStop(pos_);
     if (pos_ >= n) break;
     unsigned char c = bytes[pos_];
     if (c == '=' || c == '"') {
@@ -209,12 +259,14 @@ equal:
       value_ = line.substr(start, pos_ - start);
       return true;
     }
+    value_non_ascii_ = true;  // c >= 0x80
     ++pos_;
   }
   value_ = line.substr(start, pos_ - start);
   return true;
 
 qvalue: {
+  value_non_ascii_ = true;  // not scanned for: the caller checks
   bool has_esc = false, esc = false;
   start = pos_;
   for (size_t p = pos_ + 1; p < n; ++p) {
@@ -255,6 +307,7 @@ qvalue: {
 bool LogfmtParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) {
   if (lbs->hints().no_labels()) return true;
   dec_.Reset(*line);
+  key_cache_.BeginLine();
   const ParserHints& hints = lbs->hints();
   size_t position = 0;
   while (!dec_.EOL()) {
@@ -266,12 +319,19 @@ bool LogfmtParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) 
     // once per distinct key instead of once per line.
     const ParserKeyCache::Info& k = key_cache_.Get(dec_.key(), position++, hints);
     if (!k.wanted()) continue;
-    bool clash = lbs->BaseHas(k.name);
+    bool clash = lbs->BaseHas(k.name, k.sig);
     if (!(clash ? k.want_ext : k.want)) continue;
     std::string_view val = dec_.value();
-    if (utf8::ContainsRuneError(val)) val = {};
+    if (dec_.value_maybe_non_ascii() && utf8::ContainsRuneError(val)) val = {};
     if (opts_.drop_empty && val.empty()) continue;
-    lbs->Set(clash ? k.name_ext : k.name, val);
+    // The key cache's names last until the next line and the line outlives the entry; only
+    // values unescaped into the decoder's buffer must be copied.
+    const std::string& name = clash ? k.name_ext : k.name;
+    if (dec_.value_in_line()) {
+      lbs->SetBorrowed(name, clash ? k.sig_ext : k.sig, val);
+    } else {
+      lbs->Set(name, val);
+    }
   }
   if (!dec_.err().empty()) {
     lbs->SetErr(kErrLogfmt);

@@ -35,30 +35,37 @@ struct LogfmtOptions {
 // One logfmt key/value decoder over a line (exposed for tests and reuse).
 class LogfmtDecoder {
  public:
-  void Reset(std::string_view line) {
-    line_ = line;
-    pos_ = 0;
-    err_.clear();
-  }
+  void Reset(std::string_view line);
   bool EOL() const { return pos_ >= line_.size(); }
   // Advances to the next pair; false at the end or on a syntax error (see err()).
   bool ScanKeyval();
   std::string_view key() const { return key_; }
-  // Valid until the next ScanKeyval.
+  // A view into the line, or (value_in_line() false: an unquoted escape) into the decoder's
+  // buffer, valid until the next ScanKeyval.
   std::string_view value() const { return value_; }
+  bool value_in_line() const { return value_.data() != unquoted_.data() || value_.empty(); }
+  // False when the value is known to be ASCII (no rune checks needed).
+  bool value_maybe_non_ascii() const { return value_non_ascii_; }
   const std::string& err() const { return err_; }
 
  private:
   void SyntaxError(std::string_view msg);
   void UnexpectedByte(char c);
   bool SkipValue();
+  // Index of the first byte at or after `i` that ends a key or an unquoted value ('=', '"',
+  // <= ' ', >= 0x80), or the line's length.
+  size_t NextStop(size_t i) const;
 
   std::string_view line_;
   size_t pos_ = 0;
   std::string_view key_;
   std::string_view value_;
+  bool value_non_ascii_ = false;
   std::string unquoted_;
   std::string err_;
+  // One bit per byte of the line: set where NextStop stops. Built once per line with SIMD
+  // compares, so each token costs a word read and a count-trailing-zeros instead of a scan.
+  std::vector<uint64_t> stop_bits_;
 };
 
 class LogfmtParser : public Stage {

@@ -12,32 +12,31 @@ const ParserKeyCache::Info& ParserKeyCache::Get(std::string_view key, size_t pos
     hints_ = &hints;
   }
   if (position < by_position_.size()) {
-    const auto& [seen, info] = by_position_[position];
-    if (info != nullptr && seen == key)
+    const Info* info = by_position_[position];
+    if (info != nullptr && ShortEqual(info->key, key))
       return *info;
   }
   auto it = keys_.find(key);
   if (it == keys_.end()) {
-    if (keys_.size() >= kMaxKeys)
-      keys_.clear();
-    Info info;
-    AppendSanitizedKey(&info.name, key, true);
-    if (!info.name.empty()) {
-      info.want = hints.ShouldExtract(info.name);
-      info.name_ext = info.name;
-      info.name_ext.append(kDuplicateSuffix);
-      info.want_ext = hints.ShouldExtract(info.name_ext);
+    auto info = std::make_unique<Info>();
+    info->key.assign(key);
+    AppendSanitizedKey(&info->name, key, true);
+    if (!info->name.empty()) {
+      info->want = hints.ShouldExtract(info->name);
+      info->name_ext = info->name;
+      info->name_ext.append(kDuplicateSuffix);
+      info->want_ext = hints.ShouldExtract(info->name_ext);
+      info->sig = LabelsBuilder::NameSig(info->name);
+      info->sig_ext = LabelsBuilder::NameSig(info->name_ext);
     }
     it = keys_.emplace(std::string(key), std::move(info)).first;
-    by_position_.clear();  // the insert may have moved every entry
   }
   if (position < kMaxPositions) {
     if (by_position_.size() <= position)
       by_position_.resize(position + 1);
-    by_position_[position].first.assign(key);
-    by_position_[position].second = &it->second;
+    by_position_[position] = it->second.get();
   }
-  return it->second;
+  return *it->second;
 }
 
 }  // namespace norn::logql_log

@@ -11,9 +11,9 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "common/strings.h"
@@ -24,15 +24,28 @@ namespace norn::logql_log {
 class ParserKeyCache {
  public:
   struct Info {
+    std::string key;       // the raw key
     std::string name;      // sanitised; empty when the key sanitises to nothing
     std::string name_ext;  // name + "_extracted"
+    uint64_t sig = 0;      // LabelsBuilder::NameSig(name)
+    uint64_t sig_ext = 0;  // LabelsBuilder::NameSig(name_ext)
     bool want = false;
     bool want_ext = false;
     bool wanted() const { return want || want_ext; }
   };
 
+  // Called by the parser before each line: the only point where a full cache is cleared.
+  void BeginLine() {
+    if (keys_.size() >= kMaxKeys) {
+      keys_.clear();
+      by_position_.clear();
+    }
+  }
+
   // The facts about raw key `key`, the `position`-th key of its line (positions past
-  // kMaxPositions are only looked up by hash). The reference is valid until the next call.
+  // kMaxPositions are only looked up by hash). The Info, and so its names, stay valid and
+  // unchanged until the next BeginLine(): parsers lend the names to the LabelsBuilder for the
+  // rest of the entry.
   const Info& Get(std::string_view key, size_t position, const ParserHints& hints);
 
   static constexpr size_t kMaxKeys = 4096;
@@ -40,9 +53,10 @@ class ParserKeyCache {
 
  private:
   const ParserHints* hints_ = nullptr;
-  StringMap<Info> keys_;
-  // Pointers into keys_ (stable until it changes: cleared on every insert).
-  std::vector<std::pair<std::string, const Info*>> by_position_;
+  // Infos are boxed so that their addresses (and their names' bytes) survive rehashing.
+  StringMap<std::unique_ptr<Info>> keys_;
+  // The Info of the key last seen at each position (valid until keys_ is cleared).
+  std::vector<const Info*> by_position_;
 };
 
 }  // namespace norn::logql_log

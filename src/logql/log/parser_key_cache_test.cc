@@ -53,10 +53,29 @@ TEST(ParserKeyCacheTest, StaysCorrectWhenFull) {
   const ParserHints hints = ParserHints::Only({"k7"});
   for (size_t i = 0; i < 3 * ParserKeyCache::kMaxKeys; ++i) {
     const std::string key = "k" + std::to_string(i % (2 * ParserKeyCache::kMaxKeys));
+    if (i % 5 == 0) cache.BeginLine();
     const auto& info = cache.Get(key, i % 5, hints);
     ASSERT_EQ(info.name, key);
     ASSERT_EQ(info.want, key == "k7");
   }
+}
+
+TEST(ParserKeyCacheTest, NamesStayPutUntilTheNextLine) {
+  // Parsers lend the names to the labels builder for the whole entry: inserting more keys
+  // (rehashing) must not move them, and only BeginLine may drop them.
+  ParserKeyCache cache;
+  const ParserHints all;
+  cache.BeginLine();
+  const std::string* first = &cache.Get("first", 0, all).name;
+  const char* first_bytes = first->data();
+  for (size_t i = 0; i < 2 * ParserKeyCache::kMaxKeys; ++i) {
+    cache.Get("key" + std::to_string(i), i + 1, all);
+  }
+  EXPECT_EQ(&cache.Get("first", 0, all).name, first);
+  EXPECT_EQ(first->data(), first_bytes);
+  EXPECT_EQ(*first, "first");
+  cache.BeginLine();  // over the bound: cleared now
+  EXPECT_EQ(cache.Get("first", 0, all).name, "first");
 }
 
 }  // namespace

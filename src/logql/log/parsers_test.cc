@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <vector>
+
 #include "logql/log/json_parser.h"
 #include "logql/log/labels_builder.h"
 #include "logql/log/logfmt_parser.h"
@@ -206,6 +209,64 @@ TEST(LogfmtParserTest, Table) {
   EXPECT_EQ(r.labels.Get("v"), "");  // invalid UTF-8 value -> empty
   r = RunStage(p, "Hello wörld 123");
   EXPECT_EQ(r.labels, With({{"Hello", ""}, {"w_rld", ""}, {"_123", ""}}));
+}
+
+TEST(LogfmtDecoderTest, TokensAcrossWordBoundaries) {
+  // Keys and values of every length from 1 to 80 put stop bytes on every offset of the
+  // decoder's 64-byte stop-bit words, including the padded tail word.
+  std::mt19937 rng(5);
+  LogfmtDecoder dec;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<std::pair<std::string, std::string>> want;
+    std::string line;
+    size_t pairs = 1 + rng() % 8;
+    for (size_t i = 0; i < pairs; ++i) {
+      std::string key(1 + rng() % 80, 'k');
+      key[0] = static_cast<char>('a' + i);
+      std::string value(rng() % 80, 'v');
+      if (!value.empty() && rng() % 4 == 0) value[rng() % value.size()] = '.';
+      if (!line.empty()) line.append(1 + rng() % 3, ' ');
+      line += key + "=" + value;
+      want.emplace_back(key, value);
+    }
+    dec.Reset(line);
+    std::vector<std::pair<std::string, std::string>> got;
+    while (dec.ScanKeyval()) {
+      got.emplace_back(std::string(dec.key()), std::string(dec.value()));
+      EXPECT_FALSE(dec.value_maybe_non_ascii());
+    }
+    EXPECT_TRUE(dec.err().empty()) << line;
+    EXPECT_EQ(got, want) << line;
+  }
+  // A multibyte value is flagged for the rune check; an '=' inside a value is an error at
+  // its position even past the first word.
+  const std::string multibyte = std::string(70, 'k') + "=caf\xc3\xa9 x=1";
+  dec.Reset(multibyte);
+  ASSERT_TRUE(dec.ScanKeyval());
+  EXPECT_EQ(dec.value(), "caf\xc3\xa9");
+  EXPECT_TRUE(dec.value_maybe_non_ascii());
+  ASSERT_TRUE(dec.ScanKeyval());
+  EXPECT_FALSE(dec.value_maybe_non_ascii());
+  const std::string bad = std::string(100, 'k') + "=a=b";
+  dec.Reset(bad);
+  EXPECT_FALSE(dec.ScanKeyval());
+  EXPECT_EQ(dec.err(), "logfmt syntax error at pos 103 : unexpected '='");
+}
+
+TEST(LogfmtParserTest, LinesLongerThanTheKeyCacheBoundKeepTheirNames) {
+  // More distinct keys than the key cache holds, many on one line: names handed to the labels
+  // builder earlier in the line must stay valid (the cache is only cleared between lines).
+  LogfmtParser p;
+  for (int line_no = 0; line_no < 3; ++line_no) {
+    std::string line;
+    for (size_t i = 0; i < ParserKeyCache::kMaxKeys + 100; ++i) {
+      line += "key_" + std::to_string(line_no) + "_" + std::to_string(i) + "=v" +
+              std::to_string(i) + " ";
+    }
+    auto r = RunStage(p, line);
+    ASSERT_EQ(r.labels.Get("key_" + std::to_string(line_no) + "_0"), "v0");
+    ASSERT_EQ(r.labels.Get("key_" + std::to_string(line_no) + "_4100"), "v4100");
+  }
 }
 
 TEST(LogfmtParserTest, ContinueOnErrorAndDropEmpty) {

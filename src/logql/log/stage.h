@@ -6,6 +6,10 @@
 // until that stage's next Process call (buffers are reused: no per-entry allocation). It
 // returns false to drop the entry.
 //
+// Labels a parser sets may borrow (LabelsBuilder::SetBorrowed) from the entry's line and from
+// the parser's own caches instead of copying: the line and the stage must outlive every read of
+// the builder for that entry (until its next Reset).
+//
 // Stages keep scratch buffers, so a stage (and the Pipeline holding it) is used by one thread
 // at a time; build one Pipeline per query execution thread.
 #pragma once
