@@ -1,5 +1,6 @@
 #include "common/labels.h"
 
+#define XXH_STATIC_LINKING_ONLY  // XXH64_state_t on the stack
 #include <xxhash.h>
 
 #include <algorithm>
@@ -86,18 +87,16 @@ std::string Labels::ToString() const {
 
 Fingerprint Labels::Hash() const {
   // name 0xff value 0xff ... : 0xff never occurs in valid UTF-8, so pairs cannot run together.
-  XXH64_state_t* state = XXH64_createState();
-  XXH64_reset(state, 0);
+  XXH64_state_t state;  // on the stack: no allocation per hash
+  XXH64_reset(&state, 0);
   static constexpr char kSep = '\xff';
   for (const Label& l : labels_) {
-    XXH64_update(state, l.name.data(), l.name.size());
-    XXH64_update(state, &kSep, 1);
-    XXH64_update(state, l.value.data(), l.value.size());
-    XXH64_update(state, &kSep, 1);
+    XXH64_update(&state, l.name.data(), l.name.size());
+    XXH64_update(&state, &kSep, 1);
+    XXH64_update(&state, l.value.data(), l.value.size());
+    XXH64_update(&state, &kSep, 1);
   }
-  Fingerprint h = XXH64_digest(state);
-  XXH64_freeState(state);
-  return h;
+  return XXH64_digest(&state);
 }
 
 bool IsValidLabelName(std::string_view name) {

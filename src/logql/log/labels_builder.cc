@@ -316,6 +316,25 @@ bool LabelsBuilder::GroupKeeps(std::string_view name) const {
 
 void LabelsBuilder::BuildScratch(bool grouped) {
   scratch_.clear();
+  if (grouped && !group_without_) {
+    // `by`: look up the few grouping names instead of sorting and filtering every label.
+    for (const auto& [name, sig] : groups_sorted_) {
+      int i = FindAdd(name, sig);
+      if (i >= 0) {
+        scratch_.emplace_back(adds_[i].name, adds_[i].value);
+        continue;
+      }
+      int b = FindBase(name, sig);
+      if (b >= 0 && !base_hidden_[b]) {
+        scratch_.emplace_back(base_.items()[b].name, base_.items()[b].value);
+      } else if (name == kErrorLabel && !err_.empty()) {
+        scratch_.emplace_back(kErrorLabel, err_);
+      } else if (name == kErrorDetailsLabel && !err_details_.empty()) {
+        scratch_.emplace_back(kErrorDetailsLabel, err_details_);
+      }
+    }
+    return;
+  }
   const auto& items = base_.items();
   // Base labels are already sorted; merge them with the (sorted) added labels.
   order_.clear();
@@ -364,16 +383,16 @@ void LabelsBuilder::BuildScratch(bool grouped) {
 }
 
 Fingerprint LabelsBuilder::HashPairs(const std::vector<LabelPair>& pairs) {
-  XXH64_state_t state;
-  XXH64_reset(&state, 0);
+  // One XXH64 call over a contiguous copy: cheaper than streaming four small updates per label.
   static constexpr char kSep = '\xff';
+  hash_buf_.clear();
   for (const auto& [n, v] : pairs) {
-    XXH64_update(&state, n.data(), n.size());
-    XXH64_update(&state, &kSep, 1);
-    XXH64_update(&state, v.data(), v.size());
-    XXH64_update(&state, &kSep, 1);
+    hash_buf_.append(n);
+    hash_buf_.push_back(kSep);
+    hash_buf_.append(v);
+    hash_buf_.push_back(kSep);
   }
-  return XXH64_digest(&state);
+  return XXH64(hash_buf_.data(), hash_buf_.size(), 0);
 }
 
 Fingerprint LabelsBuilder::Hash() {
@@ -430,6 +449,9 @@ void LabelsBuilder::SetGrouping(std::vector<std::string> groups, bool without, b
   group_no_labels_ = no_labels;
   groups_.clear();
   for (auto& g : groups) groups_.insert(std::move(g));
+  groups_sorted_.clear();
+  for (const auto& g : groups_) groups_sorted_.emplace_back(g, NameSig(g));
+  std::sort(groups_sorted_.begin(), groups_sorted_.end());
   std::vector<Label> v;
   for (const Label& l : base_) {
     if (GroupKeeps(l.name)) v.push_back(l);

@@ -213,7 +213,7 @@ class LabelsBuilder {
   // Fills scratch_ with the sorted output; `grouped` applies the grouping rules.
   void BuildScratch(bool grouped);
   bool GroupKeeps(std::string_view name) const;
-  static Fingerprint HashPairs(const std::vector<LabelPair>& pairs);
+  Fingerprint HashPairs(const std::vector<LabelPair>& pairs);
   const Labels& Lookup(Fingerprint h);
 
   Labels base_;
@@ -232,10 +232,13 @@ class LabelsBuilder {
   bool group_without_ = false;
   bool group_no_labels_ = false;
   StringSet groups_;
+  // `by` groups sorted, with their signatures: a `by` grouping reads just these names.
+  std::vector<std::pair<std::string, uint64_t>> groups_sorted_;
   Labels base_grouped_;
   Fingerprint base_grouped_hash_ = 0;
 
   std::vector<LabelPair> scratch_;
+  std::string hash_buf_;  // HashPairs' input, reused
   std::vector<uint32_t> order_;
   absl::flat_hash_map<Fingerprint, std::unique_ptr<Labels>> cache_;
   Labels collision_;

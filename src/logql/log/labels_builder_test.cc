@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -188,6 +190,40 @@ TEST(LabelsBuilderTest, Grouping) {
   b.Set("x", "y");
   EXPECT_EQ(b.GroupedLabels(),
             Labels({{"app", "api"}, {"job", "payments/api"}, {"pod", "p-1"}, {"x", "y"}}));
+}
+
+TEST(LabelsBuilderTest, ByGroupingMatchesFilteringTheFullSet) {
+  // `by` reads only the grouping names; it must give what filtering the whole set gives, with
+  // overridden and deleted base labels, borrowed values and error details.
+  std::mt19937 rng(11);
+  const std::vector<std::string> names = {"app", "job", "pod", "level", "status", "zone",
+                                          "__error_details__", "method"};
+  const std::string lent = "borrowed-value";
+  for (int trial = 0; trial < 500; ++trial) {
+    std::vector<std::string> groups;
+    for (const auto& n : names) {
+      if (rng() % 2) groups.push_back(n);
+    }
+    LabelsBuilder b(Base());
+    b.SetGrouping(groups, /*without=*/false, /*no_labels=*/false);
+    for (int e = 0; e < 3; ++e) {
+      b.Reset();
+      for (int k = 0; k < 6; ++k) {
+        const std::string& n = names[rng() % names.size()];
+        switch (rng() % 4) {
+          case 0: b.Del(n); break;
+          case 1: b.SetBorrowed(n, LabelsBuilder::NameSig(n), lent); break;
+          default: b.Set(n, "v" + std::to_string(rng() % 3)); break;
+        }
+      }
+      std::vector<Label> want;
+      for (const Label& l : b.ToLabels()) {
+        if (std::find(groups.begin(), groups.end(), l.name) != groups.end()) want.push_back(l);
+      }
+      ASSERT_EQ(b.GroupedLabels(), Labels(want)) << trial;
+      ASSERT_EQ(b.GroupedHash(), Labels(want).Hash()) << trial;
+    }
+  }
 }
 
 TEST(ParserHintsTest, Extract) {
