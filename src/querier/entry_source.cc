@@ -162,10 +162,19 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     // Lines read without their bytes were not decompressed.
     if (!s.without_lines) cs.decompressed_bytes += static_cast<int64_t>(e.line.size());
     bool duplicate = false;
+    bool hashed = false;
     uint64_t hash = 0;
     // Disjoint chunks (without_lines) have no duplicates to look for, nor line bytes to hash.
-    if (!s.without_lines && (heap.size() > 1 || !hashes_at_last_ts.empty())) {
+    // Otherwise a line needs its hash only when another chunk can repeat it: when another
+    // chunk's next entry has the same timestamp (the heap's front: every other head is at or
+    // after it), or when it continues a run of hashed lines at this timestamp. A stream's
+    // chunks mostly follow each other in time, so most lines are never hashed.
+    const bool other_at_same_ts =
+        heap.size() > 1 && heap.front().it->entry().timestamp_ns == e.timestamp_ns;
+    const bool continues_run = have_last && e.timestamp_ns == last_ts && !hashes_at_last_ts.empty();
+    if (!s.without_lines && (other_at_same_ts || continues_run)) {
       hash = XXH3_64bits(e.line.data(), e.line.size());
+      hashed = true;
       if (have_last && e.timestamp_ns == last_ts) {
         duplicate = std::find(hashes_at_last_ts.begin(), hashes_at_last_ts.end(), hash) !=
                     hashes_at_last_ts.end();
@@ -183,7 +192,7 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
       stats.filtered_lines++;
       stats.filtered_bytes += static_cast<int64_t>(e.line.size());
     } else {
-      if (heap.size() > 1) hashes_at_last_ts.push_back(hash);
+      if (hashed) hashes_at_last_ts.push_back(hash);
       if (src.from_memory) stats.ingester_lines_sent++;
       batch.Add(e, /*with_line=*/!s.without_lines);
       if (batch.full() && !emit(s.labels, batch)) return absl::OkStatus();
