@@ -463,6 +463,11 @@ void IngesterConfig::Fields(V& v) {
   v.Field(
       "flush_check_period", &S::flush_check_period,
       {.doc = "How often chunks are checked for flushing.", .flag = "ingester.flush-check-period"});
+  v.Field("early_flush_bytes", &S::early_flush_bytes,
+          {.doc = "Full chunks are flushed as soon as this many compressed bytes of them wait in "
+                  "memory, before the next flush check; 0 waits for the check, as Loki does.",
+           .flag = "ingester.early-flush-bytes",
+           .norn_only = true});
   v.Field("flush_op_timeout", &S::flush_op_timeout,
           {.doc = "Timeout of one flush operation.", .flag = "ingester.flush-op-timeout"});
   v.Field("concurrent_flushes", &S::concurrent_flushes,

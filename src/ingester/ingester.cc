@@ -93,6 +93,7 @@ absl::StatusOr<IngesterOptions> IngesterOptions::FromConfig(const config::Config
   o.chunk_idle_period = ing.chunk_idle_period;
   o.chunk_retain_period = ing.chunk_retain_period;
   o.flush_check_period = ing.flush_check_period;
+  o.early_flush_bytes = ing.early_flush_bytes;
   o.concurrent_flushes = std::max(1, ing.concurrent_flushes);
   o.wal_enabled = ing.wal.enabled;
   o.wal_dir = ing.wal.dir;
@@ -407,6 +408,7 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
         if (!s->chunks.empty() && !s->chunks.back().closed) {
           RETURN_IF_ERROR(s->chunks.back().chunk->Close());
           s->chunks.back().closed = true;
+          NoteClosedChunk(s->chunks.back().chunk->CompressedSize());
         }
         ChunkDesc d;
         d.chunk = std::make_unique<chunk::MemChunk>(options_.chunk);
@@ -470,16 +472,31 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
 // ---------------------------------------------------------------------------------------------
 // Flushing
 
+void Ingester::NoteClosedChunk(uint64_t compressed_bytes) {
+  const uint64_t waiting = closed_unflushed_bytes_.fetch_add(compressed_bytes) + compressed_bytes;
+  if (options_.early_flush_bytes > 0 && waiting >= options_.early_flush_bytes &&
+      waiting - compressed_bytes < options_.early_flush_bytes) {
+    // Only the push that crosses the threshold wakes the loop. The lock orders this notify
+    // after the loop's predicate check, so the wake-up cannot be lost.
+    std::lock_guard lock(wake_mu_);
+    wake_cv_.notify_one();
+  }
+}
+
 void Ingester::FlushLoop(std::stop_token stop) {
-  std::mutex m;
-  std::condition_variable_any cv;
   while (!stop.stop_requested()) {
     {
-      std::unique_lock lock(m);
-      cv.wait_for(lock, stop, absl::ToChronoNanoseconds(options_.flush_check_period),
-                  [] { return false; });
+      std::unique_lock lock(wake_mu_);
+      wake_cv_.wait_for(lock, stop, absl::ToChronoNanoseconds(options_.flush_check_period),
+                        [this] {
+                          return options_.early_flush_bytes > 0 &&
+                                 closed_unflushed_bytes_.load() >= options_.early_flush_bytes;
+                        });
     }
     if (stop.stop_requested()) break;
+    // Chunks closed from here on count towards the next early flush; this sweep may take
+    // them too, which only flushes them sooner.
+    closed_unflushed_bytes_.store(0);
     absl::Status st = Sweep(/*immediate=*/false);
     if (!st.ok()) {
       NORN_LOG(Warn).Msg("flush sweep failed; will retry").Err(st);

@@ -12,6 +12,8 @@
 // everything when configured or when the WAL is off, close the WAL).
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,6 +70,11 @@ struct IngesterOptions {
   absl::Duration chunk_idle_period = absl::Minutes(30);
   absl::Duration chunk_retain_period = absl::ZeroDuration();
   absl::Duration flush_check_period = absl::Seconds(30);
+  // Full chunks are flushed as soon as this many compressed bytes of them wait in memory,
+  // without waiting for the next flush_check_period (0: only at the periodic sweep). Loki
+  // holds them until the sweep; flushing early bounds the ingest RSS (issue 3) and puts data
+  // in the store sooner.
+  uint64_t early_flush_bytes = 32ull << 20;
   int concurrent_flushes = 32;
   int flush_max_retries = 5;
   absl::Duration flush_backoff = absl::Milliseconds(100);
@@ -143,7 +150,15 @@ class Ingester : public IngesterClient {
   std::mutex instances_mu_;
   StringMap<std::unique_ptr<Instance>> instances_;  // Guarded by instances_mu_.
 
+  // Called (under the stream's lock) when the push path closes a full chunk: counts its bytes
+  // and wakes the flush loop once early_flush_bytes are waiting.
+  void NoteClosedChunk(uint64_t compressed_bytes);
+
   std::mutex flush_mu_;  // Serialises sweeps and checkpoints.
+  // Wakes the flush loop before its period ends (early flushes).
+  std::mutex wake_mu_;
+  std::condition_variable_any wake_cv_;
+  std::atomic<uint64_t> closed_unflushed_bytes_{0};
   uint64_t index_seq_ = 0;  // Guarded by flush_mu_.
   absl::Time last_checkpoint_;
   FlushStats stats_;  // Guarded by flush_mu_.

@@ -180,6 +180,43 @@ TEST_F(IngesterTest, FlushWritesChunksAndIndexThenLeavesMemoryAndWal) {
   EXPECT_TRUE(MemoryEntries("t").empty());
 }
 
+TEST_F(IngesterTest, FullChunksFlushEarlyOnceEnoughWait) {
+  // Small chunks, an hour between flush checks: only the early flush can store them.
+  options_.chunk.block_size = 2048;
+  options_.chunk.target_size = 4096;
+  options_.early_flush_bytes = 16 * 1024;
+  StartIngester();
+  std::vector<std::pair<int64_t, std::string>> lines;
+  for (int i = 0; i < 4000; ++i) {
+    lines.emplace_back(kT0 + i * kSec, "line " + std::to_string(i * 7919 % 100003) + " " +
+                                           std::to_string(i * 104729 % 1000003));
+  }
+  ASSERT_TRUE(PushLines("t", Labels({{"job", "a"}}), lines).ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (ing_->flush_stats().chunks_flushed == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GT(ing_->flush_stats().chunks_flushed, 0u);
+  EXPECT_GE(ing_->flush_stats().index_files_written, 1u);
+  // Whatever is flushed or still in memory, every entry is in exactly one place afterwards.
+  ASSERT_TRUE(ing_->FlushAll().ok());
+  EXPECT_EQ(StoreEntries("t").size(), lines.size());
+}
+
+TEST_F(IngesterTest, WithoutEarlyFlushFullChunksWaitForTheCheck) {
+  options_.chunk.block_size = 2048;
+  options_.chunk.target_size = 4096;
+  options_.early_flush_bytes = 0;
+  StartIngester();
+  std::vector<std::pair<int64_t, std::string>> lines;
+  for (int i = 0; i < 4000; ++i) {
+    lines.emplace_back(kT0 + i * kSec, "line " + std::to_string(i * 7919 % 100003));
+  }
+  ASSERT_TRUE(PushLines("t", Labels({{"job", "a"}}), lines).ok());
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(ing_->flush_stats().chunks_flushed, 0u);
+}
+
 TEST_F(IngesterTest, WalReplayRestoresUnflushedEntries) {
   StartIngester();
   ASSERT_TRUE(PushLines("t", Labels({{"job", "a"}}), {{kT0, "a1"}, {kT0 + 1, "a2"}}).ok());
