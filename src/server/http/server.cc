@@ -152,15 +152,15 @@ class HttpServer::Impl {
       }
       endpoint = tcp::endpoint(addr, options_.port);
     }
-    acceptor_ = std::make_unique<tcp::acceptor>(ioc_);
+    acceptor_ = std::make_unique<tcp::acceptor>(accept_strand_);
     if (auto st = OpenAcceptor(endpoint); !st.ok()) {
       if (!options_.address.empty()) return st;
       // No IPv6 on this host: fall back to IPv4 any.
-      acceptor_ = std::make_unique<tcp::acceptor>(ioc_);
+      acceptor_ = std::make_unique<tcp::acceptor>(accept_strand_);
       RETURN_IF_ERROR(OpenAcceptor(tcp::endpoint(tcp::v4(), options_.port)));
     }
     bound_port = acceptor_->local_endpoint().port();
-    asio::co_spawn(ioc_, Accept(), asio::detached);
+    asio::co_spawn(accept_strand_, Accept(), asio::detached);
     int io_threads = options_.io_threads > 0
                          ? options_.io_threads
                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -172,7 +172,7 @@ class HttpServer::Impl {
 
   void Shutdown(absl::Duration grace) {
     if (shutting_down_.exchange(true)) return;
-    asio::post(ioc_, [this] {
+    asio::post(accept_strand_, [this] {
       boost::system::error_code ec;
       if (acceptor_) acceptor_->close(ec);
     });
@@ -650,6 +650,9 @@ class HttpServer::Impl {
   Router& router_;
   asio::io_context ioc_;
   asio::thread_pool handler_pool_;
+  // The acceptor is not thread-safe and ioc_ runs on several threads: the accept loop and the
+  // close at shutdown both run on this strand, so a close never races an async_accept.
+  asio::strand<asio::io_context::executor_type> accept_strand_ = asio::make_strand(ioc_);
   std::unique_ptr<tcp::acceptor> acceptor_;
   std::vector<std::thread> threads_;
   std::atomic<bool> shutting_down_{false};
