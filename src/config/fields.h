@@ -468,6 +468,14 @@ void IngesterConfig::Fields(V& v) {
                   "memory, before the next flush check; 0 waits for the check, as Loki does.",
            .flag = "ingester.early-flush-bytes",
            .norn_only = true});
+  v.Field("head_memory_budget", &S::head_memory_budget,
+          {.doc = "When the uncompressed head blocks of all streams hold more than this, a push "
+                  "compresses the head of the stream it appends to (once it holds 8 KiB) "
+                  "instead of waiting for chunk_block_size: bounds ingester memory with many "
+                  "slowly filling streams, at the price of smaller blocks (budget / active "
+                  "streams is roughly the block size left). 0 (default) never does, as Loki.",
+           .flag = "ingester.head-memory-budget",
+           .norn_only = true});
   v.Field("flush_op_timeout", &S::flush_op_timeout,
           {.doc = "Timeout of one flush operation.", .flag = "ingester.flush-op-timeout"});
   v.Field("concurrent_flushes", &S::concurrent_flushes,

@@ -48,6 +48,12 @@ struct Metrics {
           .Counter("norn_ingester_index_files_written_total",
                    "Index files the ingester wrote to the store.")
           .Get();
+  metrics::Counter& pressure_cuts =
+      metrics::Registry::Default()
+          .Counter("norn_ingester_head_pressure_cuts_total",
+                   "Head blocks compressed early because all heads exceeded "
+                   "ingester.head_memory_budget.")
+          .Get();
   metrics::Counter& streams_created =
       metrics::Registry::Default()
           .Counter("loki_ingester_streams_created_total", "The total number of streams created.")
@@ -94,6 +100,7 @@ absl::StatusOr<IngesterOptions> IngesterOptions::FromConfig(const config::Config
   o.chunk_retain_period = ing.chunk_retain_period;
   o.flush_check_period = ing.flush_check_period;
   o.early_flush_bytes = ing.early_flush_bytes;
+  o.head_memory_budget = ing.head_memory_budget;
   o.concurrent_flushes = std::max(1, ing.concurrent_flushes);
   o.wal_enabled = ing.wal.enabled;
   o.wal_dir = ing.wal.dir;
@@ -429,6 +436,7 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
       out.push_back(e);
     }
     s->last_push = now_time;
+    RETURN_IF_ERROR(CountHead(*s));
     if (ignored_count > 0) {
       validation::RecordDiscarded(validation::kTooFarBehind, tenant, ignored_count, ignored_bytes);
       if (order_error.ok()) {
@@ -481,6 +489,28 @@ void Ingester::NoteClosedChunk(uint64_t compressed_bytes) {
     std::lock_guard lock(wake_mu_);
     wake_cv_.notify_one();
   }
+}
+
+absl::Status Ingester::CountHead(Stream& s) {
+  uint64_t head = 0;
+  chunk::MemChunk* open = nullptr;
+  if (!s.chunks.empty() && !s.chunks.back().closed) {
+    open = s.chunks.back().chunk.get();
+    head = open->HeadBytes();
+  }
+  const int64_t total = head_bytes_.fetch_add(static_cast<int64_t>(head) -
+                                              static_cast<int64_t>(s.counted_head_bytes)) +
+                        static_cast<int64_t>(head) - static_cast<int64_t>(s.counted_head_bytes);
+  s.counted_head_bytes = head;
+  if (open != nullptr && options_.head_memory_budget > 0 &&
+      head >= IngesterOptions::kMinPressureCutBytes &&
+      total > static_cast<int64_t>(options_.head_memory_budget)) {
+    RETURN_IF_ERROR(open->CutHead());
+    head_bytes_.fetch_sub(static_cast<int64_t>(head));
+    s.counted_head_bytes = 0;
+    M().pressure_cuts.Inc();
+  }
+  return absl::OkStatus();
 }
 
 void Ingester::FlushLoop(std::stop_token stop) {
@@ -573,6 +603,8 @@ absl::Status Ingester::Sweep(bool immediate) {
         if (due && head.chunk->Stats().entries > 0) {
           RETURN_IF_ERROR(head.chunk->Close());
           head.closed = true;
+          head_bytes_.fetch_sub(static_cast<int64_t>(s->counted_head_bytes));
+          s->counted_head_bytes = 0;
           M().chunks_flushed.WithLabels({immediate ? "forced" : "idle_or_age"}).Inc();
         }
       }

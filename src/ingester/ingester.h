@@ -75,6 +75,13 @@ struct IngesterOptions {
   // holds them until the sweep; flushing early bounds the ingest RSS (issue 3) and puts data
   // in the store sooner.
   uint64_t early_flush_bytes = 32ull << 20;
+  // When the uncompressed head blocks of all streams hold more than this, a push compresses
+  // the head of the stream it appends to (once it holds kMinPressureCutBytes) instead of
+  // waiting for chunk_block_size (0, the default: never, as Loki). An upper bound for memory
+  // at the price of smaller blocks: budget / active streams is roughly the block size it
+  // leaves, so it suits memory-bound ingesters with many slowly filling streams.
+  uint64_t head_memory_budget = 0;
+  static constexpr uint64_t kMinPressureCutBytes = 8192;
   int concurrent_flushes = 32;
   int flush_max_retries = 5;
   absl::Duration flush_backoff = absl::Milliseconds(100);
@@ -153,12 +160,16 @@ class Ingester : public IngesterClient {
   // Called (under the stream's lock) when the push path closes a full chunk: counts its bytes
   // and wakes the flush loop once early_flush_bytes are waiting.
   void NoteClosedChunk(uint64_t compressed_bytes);
+  // Updates head_bytes_ with `s`'s open head (s->mu held) and, over head_memory_budget, cuts it.
+  absl::Status CountHead(Stream& s);
 
   std::mutex flush_mu_;  // Serialises sweeps and checkpoints.
   // Wakes the flush loop before its period ends (early flushes).
   std::mutex wake_mu_;
   std::condition_variable_any wake_cv_;
   std::atomic<uint64_t> closed_unflushed_bytes_{0};
+  // Raw bytes in the open head blocks of all streams (as last counted per stream).
+  std::atomic<int64_t> head_bytes_{0};
   uint64_t index_seq_ = 0;  // Guarded by flush_mu_.
   absl::Time last_checkpoint_;
   FlushStats stats_;  // Guarded by flush_mu_.

@@ -217,6 +217,41 @@ TEST_F(IngesterTest, WithoutEarlyFlushFullChunksWaitForTheCheck) {
   EXPECT_EQ(ing_->flush_stats().chunks_flushed, 0u);
 }
 
+TEST_F(IngesterTest, HeadMemoryBudgetCompressesHeadsEarly) {
+  // 40 streams of ~12 KB each: over a 64 KiB budget, pushes compress heads of 8 KiB or more
+  // long before the 256 KiB block size. Nothing is lost and the heads stay bounded.
+  options_.head_memory_budget = 64 * 1024;
+  StartIngester();
+  std::vector<std::string> want;
+  for (int round = 0; round < 12; ++round) {
+    for (int s = 0; s < 40; ++s) {
+      Labels labels({{"job", "j" + std::to_string(s)}});
+      std::vector<std::pair<int64_t, std::string>> lines;
+      for (int i = 0; i < 10; ++i) {
+        const int n = round * 10 + i;
+        lines.emplace_back(kT0 + n * kSec, "stream " + std::to_string(s) + " entry " +
+                                               std::to_string(n) + " " + std::string(80, 'x'));
+        want.push_back(labels.ToString() + " " + std::to_string(lines.back().first) + " " +
+                       lines.back().second);
+      }
+      ASSERT_TRUE(PushLines("t", labels, lines).ok());
+    }
+  }
+  std::sort(want.begin(), want.end());
+  size_t head_bytes = 0, cut_blocks = 0;
+  ing_->ForEachStream("t", [&](Stream& s) {
+    for (auto& d : s.chunks) {
+      head_bytes += d.chunk->HeadBytes();
+      cut_blocks += d.chunk->blocks().size();
+    }
+  });
+  EXPECT_GT(cut_blocks, 0u);
+  EXPECT_LE(head_bytes, 64u * 1024 + 40 * IngesterOptions::kMinPressureCutBytes);
+  EXPECT_EQ(MemoryEntries("t"), want);
+  ASSERT_TRUE(ing_->FlushAll().ok());
+  EXPECT_EQ(StoreEntries("t"), want);
+}
+
 TEST_F(IngesterTest, WalReplayRestoresUnflushedEntries) {
   StartIngester();
   ASSERT_TRUE(PushLines("t", Labels({{"job", "a"}}), {{kT0, "a1"}, {kT0 + 1, "a2"}}).ok());

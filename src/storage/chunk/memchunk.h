@@ -152,6 +152,11 @@ class MemChunk {
   bool SpaceFor(size_t line_bytes) const;
   // Cuts the head block and refuses further appends. Idempotent.
   [[nodiscard]] absl::Status Close();
+  // Compresses the head into a block now, before it reaches block_size, and releases its
+  // memory (the ingester's answer to many slowly filling streams). No-op on an empty head.
+  [[nodiscard]] absl::Status CutHead();
+  // Raw line and metadata bytes waiting in the uncompressed head block.
+  size_t HeadBytes() const { return head_bytes_; }
   bool closed() const { return closed_; }
 
   // Serialises the chunk; a non-empty head is included as a last block (without cutting it).
@@ -196,7 +201,6 @@ class MemChunk {
     return std::string_view(head_arena_.data() + e.line_off, e.line_len);
   }
   bool IsDuplicate(int64_t ts, std::string_view line);
-  absl::Status CutHead();
 
   ChunkOptions options_;
   const Codec* codec_;
