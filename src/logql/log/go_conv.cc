@@ -74,11 +74,47 @@ bool ValidFloatSyntax(std::string_view s) {
 
 }  // namespace
 
+namespace {
+
+// [+-]digits[.digits] with at most 15 digits in all (so the digits, as an integer, are exact in
+// a double) and no exponent: the value is that integer divided by a power of ten <= 10^15,
+// which IEEE division rounds correctly, i.e. exactly what strtod (and Go) would return. Label
+// values such as `status` and `latency_ms` take this path instead of a strtod call.
+bool ParseSimpleDecimal(std::string_view s, double* out) {
+  static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  size_t i = 0;
+  const bool neg = s[0] == '-';
+  if (s[0] == '-' || s[0] == '+') i = 1;
+  uint64_t m = 0;
+  int digits = 0, frac = 0;
+  bool dot = false;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c >= '0' && c <= '9') {
+      if (++digits > 15) return false;
+      m = m * 10 + static_cast<uint64_t>(c - '0');
+      frac += dot;
+    } else if (c == '.' && !dot && digits > 0) {
+      dot = true;
+    } else {
+      return false;
+    }
+  }
+  if (digits == 0 || (dot && frac == 0)) return false;
+  const double v = static_cast<double>(m) / kPow10[frac];
+  *out = neg ? -v : v;
+  return true;
+}
+
+}  // namespace
+
 bool GoParseFloat(std::string_view s, double* out, std::string* err) {
   if (s.empty()) {
     FloatError(s, "invalid syntax", err);
     return false;
   }
+  if (ParseSimpleDecimal(s, out)) return true;
   // Specials: [+-]inf, [+-]infinity, nan (case-insensitive), consuming the whole string.
   {
     std::string_view t = s;

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+
 #include "logql/log/go_conv.h"
 #include "logql/log/labels_builder.h"
 
@@ -114,6 +120,34 @@ TEST(LabelFilterTest, IpAndBinary) {
   EXPECT_TRUE(Apply(*f, {{"level", "warn"}, {"user", "dave"}}).keep);
   EXPECT_FALSE(Apply(*f, {{"level", "error"}, {"user", "bob"}}).keep);
   EXPECT_FALSE(Apply(*f, {{"level", "info"}, {"user", "dave"}}).keep);
+}
+
+TEST(GoConvTest, ParseFloatDecimalsAgreeWithStrtod) {
+  // Plain decimals take a fast path (integer / power of ten); it must give strtod's double,
+  // bit for bit, at every length around the 15-digit limit of the fast path.
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 200000; ++i) {
+    std::string s;
+    if (rng() % 4 == 0) s.push_back(rng() % 2 ? '-' : '+');
+    const int int_digits = 1 + static_cast<int>(rng() % 17);
+    for (int k = 0; k < int_digits; ++k) s.push_back(static_cast<char>('0' + rng() % 10));
+    if (rng() % 2) {
+      s.push_back('.');
+      const int frac_digits = 1 + static_cast<int>(rng() % 17);
+      for (int k = 0; k < frac_digits; ++k) s.push_back(static_cast<char>('0' + rng() % 10));
+    }
+    double got = 0;
+    std::string err;
+    ASSERT_TRUE(GoParseFloat(s, &got, &err)) << s;
+    const double want = std::strtod(s.c_str(), nullptr);
+    ASSERT_EQ(std::memcmp(&got, &want, sizeof(double)), 0) << s << " " << got << " " << want;
+  }
+  double d = 1;
+  std::string err;
+  ASSERT_TRUE(GoParseFloat("-0", &d, &err));
+  EXPECT_TRUE(std::signbit(d));
+  ASSERT_TRUE(GoParseFloat("0.000000000000001", &d, &err));
+  EXPECT_EQ(d, 1e-15);
 }
 
 TEST(GoConvTest, ParseFloat) {
