@@ -137,9 +137,10 @@ absl::StatusOr<std::shared_ptr<const Block>> BuildBlock(std::span<const EntryVie
 }
 
 void DecodedBlock::Clear() {
-  raw_.clear();
-  column_.clear();
-  lines_base_ = raw_.data();
+  // raw_ and column_ keep their bytes: the next Load resizes them to the next block's sizes,
+  // and a std::string zero-fills whatever it grows by, so emptying them here would have every
+  // block's decompression first write its whole size in zeros.
+  lines_base_ = nullptr;
   refs_.clear();
   labels_.clear();
   symbols_.clear();
@@ -286,6 +287,7 @@ absl::Status DecodedBlock::Parse(const BlockMeta& meta, std::string_view in, boo
 
 void DecodedBlock::LoadCopy(std::span<const EntryView> entries, int64_t from, int64_t through) {
   Clear();
+  raw_.clear();  // an arena again, filled from offset 0
   // Offsets first (the arena may move while it grows), views once it is complete.
   struct PendingLabel {
     uint32_t name_off, name_len, value_off, value_len;

@@ -126,7 +126,6 @@ class DecodedBlock {
   }
   // Index of the first entry with timestamp >= ts (size() if none).
   size_t LowerBound(int64_t ts) const;
-  size_t raw_bytes() const { return raw_.size(); }
 
  private:
   struct Ref {
