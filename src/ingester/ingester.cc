@@ -498,9 +498,8 @@ absl::Status Ingester::CountHead(Stream& s) {
     open = s.chunks.back().chunk.get();
     head = open->HeadBytes();
   }
-  const int64_t total = head_bytes_.fetch_add(static_cast<int64_t>(head) -
-                                              static_cast<int64_t>(s.counted_head_bytes)) +
-                        static_cast<int64_t>(head) - static_cast<int64_t>(s.counted_head_bytes);
+  const int64_t delta = static_cast<int64_t>(head) - static_cast<int64_t>(s.counted_head_bytes);
+  const int64_t total = head_bytes_.fetch_add(delta) + delta;
   s.counted_head_bytes = head;
   if (open != nullptr && options_.head_memory_budget > 0 &&
       head >= IngesterOptions::kMinPressureCutBytes &&

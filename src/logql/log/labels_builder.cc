@@ -161,30 +161,6 @@ LabelsBuilder::Slot& LabelsBuilder::Slot::operator=(Slot&& o) noexcept {
   return *this;
 }
 
-void LabelsBuilder::Slot::SetName(std::string_view n, bool copy) {
-  if (!copy) {
-    name = n;
-    name_owned = false;
-    return;
-  }
-  name_buf.assign(n.data(), n.size());  // assign copes with `n` aliasing name_buf
-  name = name_buf;
-  name_owned = true;
-}
-
-void LabelsBuilder::Slot::SetValue(std::string_view v, bool copy) {
-  if (!copy) {
-    value = v;
-    value_owned = false;
-    return;
-  }
-  if (!(value_owned && v.data() == value_buf.data() && v.size() == value_buf.size())) {
-    value_buf.assign(v.data(), v.size());
-  }
-  value = value_buf;
-  value_owned = true;
-}
-
 int LabelsBuilder::ScanAdds(std::string_view name) const {
   if (name.empty()) return -1;
   for (size_t i = 0; i < num_adds_; ++i) {
@@ -245,16 +221,13 @@ void LabelsBuilder::SetImpl(LabelCategory category, std::string_view name, uint6
   if (b >= 0) HideBase(b);
   add_sigs_ |= sig;
   if (num_adds_ == adds_.size()) {
-    // Copy first: `name`/`value` may point into adds_, whose growth moves the slots' buffers.
+    // Build the slot first: copied `name`/`value` may point into adds_, whose growth moves the
+    // slots' buffers (borrowed ones point into lent memory, never into adds_).
     Slot s;
-    s.SetName(name, true);
-    s.SetValue(value, true);
+    s.SetName(name, !borrowed);
+    s.SetValue(value, !borrowed);
     s.category = category;
     adds_.push_back(std::move(s));
-    if (borrowed) {
-      adds_.back().SetName(name, false);
-      adds_.back().SetValue(value, false);
-    }
   } else {
     Slot& s = adds_[num_adds_];
     s.SetName(name, !borrowed);
@@ -264,10 +237,10 @@ void LabelsBuilder::SetImpl(LabelCategory category, std::string_view name, uint6
   ++num_adds_;
 }
 
-std::optional<std::string_view> LabelsBuilder::Get(std::string_view name) const {
-  int i = FindAdd(name);
+std::optional<std::string_view> LabelsBuilder::Get(std::string_view name, uint64_t sig) const {
+  int i = FindAdd(name, sig);
   if (i >= 0) return adds_[i].value;
-  int b = FindBase(name);
+  int b = FindBase(name, sig);
   if (b >= 0 && !base_hidden_[b]) return std::string_view(base_.items()[b].value);
   if (name == kErrorLabel && !err_.empty()) return std::string_view(err_);
   if (name == kErrorDetailsLabel && !err_details_.empty()) return std::string_view(err_details_);
@@ -319,19 +292,7 @@ void LabelsBuilder::BuildScratch(bool grouped) {
   if (grouped && !group_without_) {
     // `by`: look up the few grouping names instead of sorting and filtering every label.
     for (const auto& [name, sig] : groups_sorted_) {
-      int i = FindAdd(name, sig);
-      if (i >= 0) {
-        scratch_.emplace_back(adds_[i].name, adds_[i].value);
-        continue;
-      }
-      int b = FindBase(name, sig);
-      if (b >= 0 && !base_hidden_[b]) {
-        scratch_.emplace_back(base_.items()[b].name, base_.items()[b].value);
-      } else if (name == kErrorLabel && !err_.empty()) {
-        scratch_.emplace_back(kErrorLabel, err_);
-      } else if (name == kErrorDetailsLabel && !err_details_.empty()) {
-        scratch_.emplace_back(kErrorDetailsLabel, err_details_);
-      }
+      if (auto value = Get(name, sig)) scratch_.emplace_back(name, *value);
     }
     return;
   }

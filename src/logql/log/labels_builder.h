@@ -129,7 +129,10 @@ class LabelsBuilder {
   static bool MayHave(uint64_t sigs, uint64_t sig) { return (sigs & sig) == sig; }
 
   // Value of `name` (including `__error__` / `__error_details__` when set), or nullopt.
-  std::optional<std::string_view> Get(std::string_view name) const;
+  std::optional<std::string_view> Get(std::string_view name) const {
+    return Get(name, NameSig(name));
+  }
+  std::optional<std::string_view> Get(std::string_view name, uint64_t sig) const;
   std::optional<LabelCategory> CategoryOf(std::string_view name) const;
   // Deletes `name` (stream label, metadata or parsed). Deleting `__error__` resets the error.
   void Del(std::string_view name);
@@ -192,8 +195,18 @@ class LabelsBuilder {
     Slot& operator=(const Slot&) = delete;
     Slot(Slot&& o) noexcept { *this = std::move(o); }
     Slot& operator=(Slot&& o) noexcept;
-    void SetName(std::string_view n, bool copy);
-    void SetValue(std::string_view v, bool copy);
+    void SetName(std::string_view n, bool copy) { Point(n, copy, name, name_buf, name_owned); }
+    void SetValue(std::string_view v, bool copy) { Point(v, copy, value, value_buf, value_owned); }
+    // view = src, either lent as is or copied into buf (assign copes with src aliasing buf).
+    static void Point(std::string_view src, bool copy, std::string_view& view, std::string& buf,
+                      bool& owned) {
+      owned = copy;
+      if (copy) {
+        buf.assign(src.data(), src.size());
+        src = buf;
+      }
+      view = src;
+    }
   };
   static const ParserHints kAllHints;
 

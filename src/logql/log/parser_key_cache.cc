@@ -29,7 +29,8 @@ const ParserKeyCache::Info& ParserKeyCache::Get(std::string_view key, size_t pos
       info->sig = LabelsBuilder::NameSig(info->name);
       info->sig_ext = LabelsBuilder::NameSig(info->name_ext);
     }
-    it = keys_.emplace(std::string(key), std::move(info)).first;
+    const std::string_view own_key = info->key;
+    it = keys_.emplace(own_key, std::move(info)).first;
   }
   if (position < kMaxPositions) {
     if (by_position_.size() <= position)

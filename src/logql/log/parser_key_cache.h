@@ -53,8 +53,9 @@ class ParserKeyCache {
 
  private:
   const ParserHints* hints_ = nullptr;
-  // Infos are boxed so that their addresses (and their names' bytes) survive rehashing.
-  StringMap<std::unique_ptr<Info>> keys_;
+  // Infos are boxed so that their addresses (and their names' bytes) survive rehashing; the
+  // map's keys view the Info's own `key`.
+  absl::flat_hash_map<std::string_view, std::unique_ptr<Info>, StringHash, StringEq> keys_;
   // The Info of the key last seen at each position (valid until keys_ is cleared).
   std::vector<const Info*> by_position_;
 };
