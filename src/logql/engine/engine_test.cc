@@ -3,6 +3,7 @@
 // limits and errors. Conformance with Loki's recorded answers is conformance_test.cc's job.
 #include "logql/engine/engine.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -10,6 +11,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
 
 namespace norn::logql_engine {
 namespace {
@@ -549,6 +552,61 @@ TEST(EngineParallelTest, SpreadStreamsGiveTheSerialAnswer) {
   q.step_ns = 30 * kSec;
   ASSERT_TRUE(engine.Query(q, spread).ok());
   EXPECT_EQ(spread.last_sinks, 1u);
+}
+
+// Log queries read by parallel collectors keep the candidates the serial read keeps, ties at
+// the limit included: candidates are ranked by timestamp, labels, then line.
+TEST(EngineParallelTest, LogQueriesOverSpreadStreamsGiveTheSerialAnswer) {
+  const char* const kQueries[] = {
+      "{app=~\".+\"}",
+      "{app=~\".+\"} |= \"x\"",
+      "{app=~\".+\"} | logfmt | v > 50",
+      "{app=~\".+\"} | drop pod",
+      "{app=~\".+\"} | line_format \"{{.app}}\" | drop pod",
+  };
+  Engine engine;
+  MemorySource serial(SpreadData(), 5);
+  SpreadingSource spread(SpreadData());
+  for (const char* text : kQueries) {
+    for (uint32_t limit : {1u, 7u, 14u, 15u, 100u, 5000u}) {
+      for (Direction dir : {Direction::kForward, Direction::kBackward}) {
+        for (int64_t interval : {int64_t{0}, 7 * kSec}) {
+          SCOPED_TRACE(absl::StrCat(text, " limit ", limit, " dir ", static_cast<int>(dir),
+                                    " interval ", interval));
+          LogQuery q;
+          q.query = text;
+          q.start_ns = kT0;
+          q.end_ns = kT0 + 10 * 60 * kSec;
+          q.limit = limit;
+          q.direction = dir;
+          q.interval_ns = interval;
+          auto want = engine.Query(q, serial);
+          auto got = engine.Query(q, spread);
+          ASSERT_TRUE(want.ok()) << want.status();
+          ASSERT_TRUE(got.ok()) << got.status();
+          EXPECT_EQ(spread.last_sinks, 3u);
+          auto by_labels = [](std::vector<Stream> v) {
+            std::sort(v.begin(), v.end(),
+                      [](const Stream& a, const Stream& b) { return a.labels < b.labels; });
+            return v;
+          };
+          std::vector<Stream> g = by_labels(got->streams), w = by_labels(want->streams);
+          ASSERT_EQ(g.size(), w.size());
+          size_t entries = 0;
+          for (size_t i = 0; i < w.size(); ++i) {
+            EXPECT_EQ(g[i].labels, w[i].labels);
+            ASSERT_EQ(g[i].entries.size(), w[i].entries.size());
+            for (size_t j = 0; j < w[i].entries.size(); ++j) {
+              EXPECT_EQ(g[i].entries[j].ts_ns, w[i].entries[j].ts_ns);
+              EXPECT_EQ(g[i].entries[j].line, w[i].entries[j].line);
+            }
+            entries += w[i].entries.size();
+          }
+          EXPECT_LE(entries, limit);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ struct Candidate {
 
 class LogCollector : public EntrySink {
  public:
-  LogCollector(logql_log::Pipeline* p, const LogQuery& q, Interrupt* interrupt, QueryStats* stats)
+  LogCollector(logql_log::Pipeline* p, const LogQuery& q)
       : pipeline_(p),
         forward_(q.direction == Direction::kForward),
         // With an interval every entry may matter (which ones survive depends on the ones
@@ -29,32 +29,59 @@ class LogCollector : public EntrySink {
         limit_(q.interval_ns > 0 ? std::numeric_limits<uint32_t>::max() : q.limit),
         out_limit_(q.limit),
         interval_(q.interval_ns),
-        interrupt_(interrupt),
-        stats_(stats) {
+        interrupt_(q) {
     heap_.reserve(std::min<uint32_t>(limit_, 4096));
   }
 
-  bool Done() const override { return !interrupt_->status().ok(); }
+  bool Done() const override { return !interrupt_.status().ok(); }
+  const absl::Status& status() const { return interrupt_.status(); }
 
   bool Push(const Labels& stream, std::span<const EntryRef> entries) override {
-    if (interrupt_->Check())
+    if (interrupt_.Check())
       return false;
     logql_log::StreamPipeline* sp = pipeline_->ForStream(stream);
     for (const EntryRef& e : entries) {
-      if (Full() && !Better(e.ts_ns, heap_.front().ts))
+      // A stream's entries come in direction order: once one is past the worst kept
+      // candidate, so are the rest. (An equal timestamp may still win on labels or line.)
+      if (Full() && BetterTs(heap_.front().ts, e.ts_ns))
         return false;
-      stats_->total_lines_processed++;
-      stats_->total_bytes_processed += static_cast<int64_t>(e.line.size());
+      lines_processed_++;
+      bytes_processed_ += static_cast<int64_t>(e.line.size());
       std::string_view out;
       if (!sp->Process(e.ts_ns, e.line, e.structured_metadata, &out))
         continue;
       Fingerprint h = sp->builder().Hash();
       auto [it, inserted] = ids_.try_emplace(h, static_cast<uint32_t>(labels_.size()));
-      if (inserted)
+      if (inserted) {
         labels_.push_back(sp->builder().CachedLabels());
+        hashes_.push_back(h);
+      }
       Add(e.ts_ns, it->second, out);
     }
     return true;
+  }
+
+  // Takes over the candidates of a collector that read other streams of the same query. The
+  // result does not depend on how streams were spread: candidates are ranked by timestamp,
+  // then labels, then line.
+  void MergeFrom(LogCollector& other) {
+    lines_processed_ += other.lines_processed_;
+    bytes_processed_ += other.bytes_processed_;
+    for (Candidate& c : other.heap_) {
+      auto [it, inserted] = ids_.try_emplace(other.hashes_[c.stream],
+                                             static_cast<uint32_t>(labels_.size()));
+      if (inserted) {
+        labels_.push_back(other.labels_[c.stream]);
+        hashes_.push_back(other.hashes_[c.stream]);
+      }
+      Add(c.ts, it->second, c.line);
+    }
+    other.heap_.clear();
+  }
+
+  void Account(QueryStats* stats) const {
+    stats->total_lines_processed += lines_processed_;
+    stats->total_bytes_processed += bytes_processed_;
   }
 
   std::vector<Stream> Finish() {
@@ -92,11 +119,8 @@ class LogCollector : public EntrySink {
   // Loki's readStreams with an interval: walk all entries in direction order (across streams)
   // and keep one only when it is at least `interval` past the last kept one.
   void ApplyInterval() {
-    std::sort(heap_.begin(), heap_.end(), [this](const Candidate& a, const Candidate& b) {
-      if (a.ts != b.ts)
-        return Better(a.ts, b.ts);
-      return a.stream < b.stream;
-    });
+    std::sort(heap_.begin(), heap_.end(),
+              [this](const Candidate& a, const Candidate& b) { return Better(a, b); });
     std::vector<Candidate> kept;
     bool first = true;
     int64_t last = 0;
@@ -113,19 +137,34 @@ class LogCollector : public EntrySink {
     heap_ = std::move(kept);
   }
   // Whether an entry at `ts` ranks before one at `than` in the query direction.
-  bool Better(int64_t ts, int64_t than) const { return forward_ ? ts < than : ts > than; }
-
-  // Heap order: the worst candidate (last in direction order) on top.
-  bool HeapLess(const Candidate& a, const Candidate& b) const { return Better(a.ts, b.ts); }
+  bool BetterTs(int64_t ts, int64_t than) const { return forward_ ? ts < than : ts > than; }
+  // The total order of candidates: direction order of timestamps; ties (rare, and only
+  // relevant at the limit) by labels as Loki's merge does, then by line, so that which
+  // candidates survive never depends on the order streams were read in.
+  bool Better(const Candidate& a, const Candidate& b) const {
+    if (a.ts != b.ts)
+      return BetterTs(a.ts, b.ts);
+    return Better(a.stream, a.line, b);
+  }
+  bool Better(uint32_t stream, std::string_view line, const Candidate& b) const {
+    if (stream != b.stream) {
+      const auto order = labels_[stream] <=> labels_[b.stream];
+      if (order != 0)
+        return order < 0;
+    }
+    return line < b.line;
+  }
 
   void Add(int64_t ts, uint32_t stream, std::string_view line) {
-    auto less = [this](const Candidate& a, const Candidate& b) { return HeapLess(a, b); };
+    // Heap order: the worst candidate (last in the total order) on top.
+    auto less = [this](const Candidate& a, const Candidate& b) { return Better(a, b); };
     if (!Full()) {
       heap_.push_back(Candidate{ts, stream, std::string(line)});
       std::push_heap(heap_.begin(), heap_.end(), less);
       return;
     }
-    if (!Better(ts, heap_.front().ts))
+    const Candidate& worst = heap_.front();
+    if (ts != worst.ts ? !BetterTs(ts, worst.ts) : !Better(stream, line, worst))
       return;
     std::pop_heap(heap_.begin(), heap_.end(), less);
     Candidate& c = heap_.back();
@@ -140,11 +179,13 @@ class LogCollector : public EntrySink {
   uint32_t limit_;
   uint32_t out_limit_;
   int64_t interval_;
-  Interrupt* interrupt_;
-  QueryStats* stats_;
+  Interrupt interrupt_;
+  int64_t lines_processed_ = 0;
+  int64_t bytes_processed_ = 0;
   std::vector<Candidate> heap_;
   absl::flat_hash_map<Fingerprint, uint32_t> ids_;
   std::vector<Labels> labels_;
+  std::vector<Fingerprint> hashes_;  // per labels_ entry: its key in ids_
 };
 
 }  // namespace
@@ -164,10 +205,31 @@ absl::StatusOr<QueryResult> EvalLogQuery(const logql::syntax::LogSelectorExpr& e
   r.type = ResultType::kStreams;
   if (q.limit == 0 || p.end_ns <= p.start_ns)
     return r;
-  Interrupt interrupt(q);
-  LogCollector collector(&pipeline, q, &interrupt, stats);
-  RETURN_IF_ERROR(source.SelectLogs(p, collector));
-  RETURN_IF_ERROR(interrupt.status());
+  // One collector (and pipeline: stages keep per-stream state) per reader the source can run;
+  // every stream goes to one of them, and the candidates are merged afterwards.
+  const size_t parallel = std::max<size_t>(1, source.Parallelism());
+  std::vector<std::unique_ptr<logql_log::Pipeline>> more_pipelines;
+  std::vector<std::unique_ptr<LogCollector>> collectors;
+  std::vector<EntrySink*> sinks;
+  for (size_t k = 0; k < parallel; ++k) {
+    logql_log::Pipeline* pk = &pipeline;
+    if (k > 0) {
+      ASSIGN_OR_RETURN(auto more_stages, BuildStages(e.pipeline));
+      more_pipelines.push_back(std::make_unique<logql_log::Pipeline>(std::move(more_stages)));
+      pk = more_pipelines.back().get();
+    }
+    collectors.push_back(std::make_unique<LogCollector>(pk, q));
+    sinks.push_back(collectors.back().get());
+  }
+  absl::Status selected =
+      parallel > 1 ? source.SelectLogsParallel(p, sinks) : source.SelectLogs(p, *sinks[0]);
+  LogCollector& collector = *collectors[0];
+  for (size_t k = 1; k < parallel; ++k)
+    collector.MergeFrom(*collectors[k]);
+  collector.Account(stats);
+  RETURN_IF_ERROR(selected);
+  for (const auto& c : collectors)
+    RETURN_IF_ERROR(c->status());
   r.streams = collector.Finish();
   for (const auto& s : r.streams)
     stats->total_entries_returned += static_cast<int64_t>(s.entries.size());
