@@ -227,23 +227,34 @@ absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> ReadCandidateBlocks(
     objstore::ObjectClient& store, const std::string& key, uint64_t size,
     std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
     uint64_t* bytes_read) {
-  // The index is ~5% of a chunk: one read of the tail usually holds trailer and index.
-  const uint64_t tail_len = std::min<uint64_t>(size, std::max<uint64_t>(16 << 10, size / 8));
+  // The index is a little over 5% of a chunk (token filters take 5% of the block bytes): a
+  // read of the last sixteenth usually holds trailer and index, and otherwise only the rest of
+  // the index is read.
+  const uint64_t tail_len = std::min<uint64_t>(size, std::max<uint64_t>(16 << 10, size / 16));
   const uint64_t tail_start = size - tail_len;
-  ASSIGN_OR_RETURN(std::string tail, store.GetRange(key, tail_start, tail_len));
-  *bytes_read += tail.size();
-  if (tail.size() != tail_len) return absl::DataLossError("short read of the chunk's tail");
+  ASSIGN_OR_RETURN(std::string tail_bytes, store.GetRange(key, tail_start, tail_len));
+  *bytes_read += tail_bytes.size();
+  if (tail_bytes.size() != tail_len) return absl::DataLossError("short read of the chunk's tail");
+  auto tail = std::make_shared<const std::string>(std::move(tail_bytes));
   ASSIGN_OR_RETURN(chunk::IndexLocation loc,
-                   chunk::ParseTrailer(std::string_view(tail).substr(tail_len - chunk::kTrailerSize),
+                   chunk::ParseTrailer(std::string_view(*tail).substr(tail_len - chunk::kTrailerSize),
                                        size));
-  std::string index_bytes;
+  // The block filters view the index bytes (no copy); `index_owner` keeps them alive.
+  std::shared_ptr<const std::string> index_owner = tail;
+  std::string_view index_bytes;
   if (loc.offset >= tail_start) {
-    index_bytes = tail.substr(loc.offset - tail_start, loc.length);
+    index_bytes = std::string_view(*tail).substr(loc.offset - tail_start, loc.length);
   } else {
-    ASSIGN_OR_RETURN(index_bytes, store.GetRange(key, loc.offset, loc.length));
-    *bytes_read += index_bytes.size();
+    ASSIGN_OR_RETURN(std::string head, store.GetRange(key, loc.offset, tail_start - loc.offset));
+    *bytes_read += head.size();
+    if (head.size() != tail_start - loc.offset) {
+      return absl::DataLossError("short read of the chunk's index");
+    }
+    head.append(*tail, 0, tail_len - chunk::kTrailerSize);
+    index_owner = std::make_shared<const std::string>(std::move(head));
+    index_bytes = *index_owner;
   }
-  ASSIGN_OR_RETURN(chunk::ChunkIndex index, chunk::ParseIndex(index_bytes, loc));
+  ASSIGN_OR_RETURN(chunk::ChunkIndex index, chunk::ParseIndex(index_bytes, loc, index_owner));
   std::vector<std::shared_ptr<const chunk::Block>> wanted;
   for (const auto& b : index.blocks) {
     if (!b->Overlaps(from_ns, through_ns)) continue;
@@ -253,7 +264,7 @@ absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> ReadCandidateBlocks(
   }
   // A chunk smaller than the tail read is all in hand already.
   std::shared_ptr<const std::string> whole;
-  if (tail_start == 0) whole = std::make_shared<const std::string>(std::move(tail));
+  if (tail_start == 0) whole = tail;
   // Otherwise adjacent candidate blocks are read together (blocks are contiguous in the object).
   std::vector<std::shared_ptr<const chunk::Block>> blocks;
   size_t i = 0;

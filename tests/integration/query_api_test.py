@@ -155,6 +155,39 @@ class NeedleReadsTest(unittest.TestCase):
             self.assertEqual(n.stop(), 0)
 
 
+    def test_needle_in_chunk_whose_index_outgrows_the_tail_read(self):
+        # 512-byte blocks: each block's meta and filter make the index ~10% of the object,
+        # more than the last sixteenth a needle read fetches first; the rest is read after.
+        with Norn(config="") as n:
+            store_only_config(n, "  chunk_block_size: 512\n  chunk_encoding: none\n")
+            n.start()
+            lines = [(T0 + i * 10**8, f"req {i:05d} path=/api/v1/items/{i * 7919 % 10007} ok")
+                     for i in range(6000)]
+            lines[4321] = (lines[4321][0], "req 04321 trace=4bf92f3577b34da6a3ce929d0e0e4736")
+            push_and_flush(self, n, "tiny", lines)
+
+            def query(q):
+                status, body, _ = n.get("/loki/api/v1/query_range?" + urllib.parse.urlencode({
+                    "query": q, "start": "2024-01-01T00:00:00Z", "end": "2024-01-01T02:00:00Z",
+                    "limit": "5000"}))
+                self.assertEqual(status, 200, body)
+                data = json.loads(body)["data"]
+                found = [v[1] for r in data["result"] for v in r["values"]]
+                store = data["stats"]["querier"]["store"]
+                return found, store["chunk"]["compressedBytes"], store["totalChunksRef"]
+
+            found, needle_bytes, chunks = query(
+                '{job="tiny"} |= "4bf92f3577b34da6a3ce929d0e0e4736"')
+            self.assertEqual(found, ["req 04321 trace=4bf92f3577b34da6a3ce929d0e0e4736"])
+            self.assertEqual(chunks, 1)
+            found, _, _ = query('{job="tiny"} |= "req 0000"')
+            self.assertEqual(sorted(found), [f"req {i:05d} path=/api/v1/items/{i * 7919 % 10007} ok"
+                                             for i in range(10)])
+            found, _, _ = query('{job="tiny"} |= "no-such-needle-anywhere"')
+            self.assertEqual(found, [])
+            self.assertEqual(n.stop(), 0)
+
+
 class LinelessCountsTest(unittest.TestCase):
     """count/bytes over a bare selector read no line bytes, yet stay exact: duplicated entries
     in overlapping chunks are still counted once."""

@@ -309,7 +309,8 @@ absl::StatusOr<IndexLocation> ParseTrailer(std::string_view trailer, uint64_t ob
   return loc;
 }
 
-absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocation& location) {
+absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocation& location,
+                                      std::shared_ptr<const void> owner) {
   if (index.size() != location.length || index.size() < 11)
     return Corrupt("bad index size");
   const std::string_view body = index.substr(0, index.size() - 8);
@@ -371,7 +372,7 @@ absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocatio
     m.offset = offset;
     m.compressed_size = static_cast<uint32_t>(size);
     TokenFilter filter;
-    if (!filter.DecodeFrom(&in))
+    if (!filter.DecodeFrom(&in, owner))
       return Corrupt("token filter");
     out.blocks.push_back(std::make_shared<const Block>(m, std::move(filter), nullptr, 0));
   }
@@ -395,14 +396,14 @@ absl::StatusOr<std::unique_ptr<MemChunk>> MemChunk::DecodeOwned(std::string data
   ASSIGN_OR_RETURN(
       IndexLocation loc,
       ParseTrailer(std::string_view(data).substr(data.size() - kTrailerSize), data.size()));
-  ASSIGN_OR_RETURN(ChunkIndex index,
-                   ParseIndex(std::string_view(data).substr(loc.offset, loc.length), loc));
-  if (static_cast<uint8_t>(data[4]) != index.version ||
-      static_cast<uint8_t>(data[5]) != static_cast<uint8_t>(index.encoding) || data[6] != 0 ||
-      data[7] != 0) {
+  auto buf = std::make_shared<const std::string>(std::move(data));
+  const std::string_view all = *buf;
+  ASSIGN_OR_RETURN(ChunkIndex index, ParseIndex(all.substr(loc.offset, loc.length), loc, buf));
+  if (static_cast<uint8_t>(all[4]) != index.version ||
+      static_cast<uint8_t>(all[5]) != static_cast<uint8_t>(index.encoding) || all[6] != 0 ||
+      all[7] != 0) {
     return Corrupt("header disagrees with index");
   }
-  auto buf = std::make_shared<const std::string>(std::move(data));
   std::vector<std::shared_ptr<const Block>> blocks;
   blocks.reserve(index.blocks.size());
   for (const auto& b : index.blocks) {

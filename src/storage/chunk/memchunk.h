@@ -240,7 +240,9 @@ struct ChunkIndex {
   // Blocks with meta and filter but no data; attach bytes with Block::WithData.
   std::vector<std::shared_ptr<const Block>> blocks;
 };
-// Parses and verifies the index bytes located by ParseTrailer.
-absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocation& location);
+// Parses and verifies the index bytes located by ParseTrailer. With `owner` (which must keep
+// `index` alive) the blocks' token filters view the index bytes instead of copying them.
+absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocation& location,
+                                      std::shared_ptr<const void> owner = nullptr);
 
 }  // namespace norn::chunk

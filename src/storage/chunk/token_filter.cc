@@ -172,27 +172,51 @@ void InsertK(std::span<const std::string_view> lines, uint64_t nbits, uint32_t k
   }
 }
 
-}  // namespace
-
-void TokenFilter::Insert(std::span<const std::string_view> lines) {
-  const uint64_t nbits = num_bits();
-  uint64_t* words = words_.data();
-  if (num_hashes_ == 1) {
+// Sets the bits of every gram of `lines` in `words` with `k` hashes.
+void InsertAll(std::span<const std::string_view> lines, uint64_t* words, size_t nwords,
+               uint32_t k) {
+  const uint64_t nbits = static_cast<uint64_t>(nwords) * 64;
+  if (k == 1) {
     if (nbits <= kByteMapMaxBits) {
       uint8_t* map = ZeroedByteMap(nbits);
       InsertK1Map(lines, map, nbits);
-      PackMap(map, words, words_.size());
+      PackMap(map, words, nwords);
     } else {
-      InsertK1Words(lines, words, words_.size());
+      InsertK1Words(lines, words, nwords);
     }
   } else if (nbits <= kByteMapMaxBits) {
     uint8_t* map = ZeroedByteMap(nbits);
-    InsertK(lines, nbits, num_hashes_, [map](uint64_t bit) { map[bit] = 1; });
-    PackMap(map, words, words_.size());
+    InsertK(lines, nbits, k, [map](uint64_t bit) { map[bit] = 1; });
+    PackMap(map, words, nwords);
   } else {
-    InsertK(lines, nbits, num_hashes_,
+    InsertK(lines, nbits, k,
             [words](uint64_t bit) { words[bit >> 6] |= uint64_t{1} << (bit & 63); });
   }
+}
+
+double FillOf(const std::vector<uint64_t>& words) {
+  uint64_t ones = 0;
+  for (uint64_t w : words)
+    ones += static_cast<uint64_t>(std::popcount(w));
+  return static_cast<double>(ones) / static_cast<double>(words.size() * 64);
+}
+
+}  // namespace
+
+void TokenFilter::Adopt(std::vector<uint64_t> words, uint32_t num_hashes) {
+  if constexpr (std::endian::native == std::endian::big) {
+    for (uint64_t& w : words)
+      w = __builtin_bswap64(w);
+  }
+  auto owned = std::make_shared<const std::vector<uint64_t>>(std::move(words));
+  num_words_ = owned->size();
+  num_hashes_ = num_hashes;
+  bits_ = reinterpret_cast<const char*>(owned->data());
+  owner_ = std::move(owned);
+}
+
+uint64_t TokenFilter::Word(uint64_t i) const {
+  return LoadLE64(reinterpret_cast<const uint8_t*>(bits_) + 8 * i);
 }
 
 TokenFilter TokenFilter::Build(std::span<const std::string_view> lines, size_t budget_bytes) {
@@ -207,60 +231,63 @@ TokenFilter TokenFilter::Build(std::span<const std::string_view> lines, size_t b
   if (!any)
     return f;  // nothing testable: an empty filter answers true, which is exact enough
   const size_t words = std::max<size_t>(1, budget_bytes / 8);
-  f.words_.assign(words, 0);
-  f.num_hashes_ = 1;
-  const uint64_t nbits = f.num_bits();
+  std::vector<uint64_t> bits(words, 0);
+  const uint64_t nbits = uint64_t{words} * 64;
   if (nbits <= kByteMapMaxBits) {
     uint8_t* map = ZeroedByteMap(nbits);
     if (!InsertK1Map(lines, map, nbits))
-      return TokenFilter();  // saturated: see kMaxUsefulFill below
-    PackMap(map, f.words_.data(), words);
-  } else if (!InsertK1Words(lines, f.words_.data(), words)) {
-    return TokenFilter();
+      return f;  // saturated: see kMaxUsefulFill below
+    PackMap(map, bits.data(), words);
+  } else if (!InsertK1Words(lines, bits.data(), words)) {
+    return f;
   }
 
   // Estimate the number of distinct n-grams from the fill of the k=1 filter (linear counting),
   // then resize when the budget is generous: more bits than ~10 per n-gram buy little.
   const double m = static_cast<double>(words * 64);
-  const double fill = f.FillRatio();
+  const double fill = FillOf(bits);
   if (fill > kMaxUsefulFill)
-    return TokenFilter();
+    return f;
   const double n = std::max(1.0, -m * std::log1p(-fill));
   const double bits_per_gram = m / n;
-  if (bits_per_gram < 2.0)
-    return f;  // k=1 is optimal below ~1.4 bits/gram; close enough to 2
+  if (bits_per_gram < 2.0) {
+    f.Adopt(std::move(bits), 1);  // k=1 is optimal below ~1.4 bits/gram; close enough to 2
+    return f;
+  }
   const double target_bits = std::min(m, kMaxBitsPerGram * n);
   const size_t new_words = std::max<size_t>(1, static_cast<size_t>(std::ceil(target_bits / 64)));
   const double bpg = static_cast<double>(new_words * 64) / n;
   const uint32_t k =
       std::clamp<uint32_t>(static_cast<uint32_t>(std::lround(bpg * 0.6931)), 1, kMaxHashes);
-  if (k == 1 && new_words == words)
+  if (k == 1 && new_words == words) {
+    f.Adopt(std::move(bits), 1);
     return f;
-  f.words_.assign(new_words, 0);
-  f.num_hashes_ = k;
-  f.Insert(lines);
+  }
+  bits.assign(new_words, 0);
+  InsertAll(lines, bits.data(), new_words, k);
+  f.Adopt(std::move(bits), k);
   return f;
 }
 
 bool TokenFilter::TestGram(uint32_t gram) const {
-  const uint64_t nbits = words_.size() * 64;
+  const uint64_t nbits = num_bits();
   const uint64_t h = HashGram(gram);
   uint32_t h1 = static_cast<uint32_t>(h >> 32);
   if (num_hashes_ == 1) {
     const uint64_t bit = Reduce(h1, nbits);
-    return (words_[bit >> 6] >> (bit & 63)) & 1;
+    return (Word(bit >> 6) >> (bit & 63)) & 1;
   }
   const uint32_t h2 = static_cast<uint32_t>(h) | 1;
   for (uint32_t i = 0; i < num_hashes_; ++i, h1 += h2) {
     const uint64_t bit = Reduce(h1, nbits);
-    if (((words_[bit >> 6] >> (bit & 63)) & 1) == 0)
+    if (((Word(bit >> 6) >> (bit & 63)) & 1) == 0)
       return false;
   }
   return true;
 }
 
 bool TokenFilter::MayContain(std::string_view needle) const {
-  if (words_.empty() || needle.size() < kGramSize)
+  if (num_words_ == 0 || needle.size() < kGramSize)
     return true;
   const char* p = needle.data();
   const char* end = p + needle.size() - kGramSize + 1;
@@ -272,29 +299,27 @@ bool TokenFilter::MayContain(std::string_view needle) const {
 }
 
 double TokenFilter::FillRatio() const {
-  if (words_.empty())
+  if (num_words_ == 0)
     return 0;
   uint64_t ones = 0;
-  for (uint64_t w : words_)
-    ones += std::popcount(w);
-  return static_cast<double>(ones) / static_cast<double>(words_.size() * 64);
+  for (uint64_t i = 0; i < num_words_; ++i)
+    ones += static_cast<uint64_t>(std::popcount(Word(i)));
+  return static_cast<double>(ones) / static_cast<double>(num_words_ * 64);
 }
 
 void TokenFilter::EncodeTo(std::string* out) const {
-  internal::PutVarint(out, words_.size());
-  if (words_.empty())
+  internal::PutVarint(out, num_words_);
+  if (num_words_ == 0)
     return;
   out->push_back(static_cast<char>(num_hashes_));
-  for (uint64_t w : words_)
-    internal::PutFixed64(out, w);
+  out->append(bits_, num_words_ * 8);  // already little-endian
 }
 
-bool TokenFilter::DecodeFrom(std::string_view* in) {
+bool TokenFilter::DecodeFrom(std::string_view* in, std::shared_ptr<const void> owner) {
   uint64_t nwords = 0;
   if (!internal::GetVarint(in, &nwords))
     return false;
-  words_.clear();
-  num_hashes_ = 0;
+  *this = TokenFilter();
   if (nwords == 0)
     return true;
   uint8_t k = 0;
@@ -302,10 +327,17 @@ bool TokenFilter::DecodeFrom(std::string_view* in) {
     return false;
   if (nwords > in->size() / 8)
     return false;
-  words_.resize(nwords);
-  for (uint64_t i = 0; i < nwords; ++i)
-    words_[i] = internal::DecodeFixed64(in->data() + 8 * i);
-  in->remove_prefix(nwords * 8);
+  const size_t bytes = nwords * 8;
+  if (owner != nullptr) {
+    bits_ = in->data();
+    owner_ = std::move(owner);
+  } else {
+    auto copy = std::make_shared<const std::string>(in->substr(0, bytes));
+    bits_ = copy->data();
+    owner_ = std::move(copy);
+  }
+  in->remove_prefix(bytes);
+  num_words_ = nwords;
   num_hashes_ = k;
   return true;
 }

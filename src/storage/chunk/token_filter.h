@@ -7,11 +7,13 @@
 // kGramSize cannot be tested and always answer true. See docs/formats.md ("Chunks") for the
 // exact hash and sizing rules, which are part of the on-disk format.
 //
-// Immutable after Build/Decode; const methods are thread-safe.
+// Immutable after Build/Decode; const methods are thread-safe. Copies share the bit array: a
+// filter decoded from a chunk's index can view the index bytes instead of copying them.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,26 +39,32 @@ class TokenFilter {
   bool MayContain(std::string_view needle) const;
 
   // True when the filter carries no bits (always answers true).
-  bool empty() const { return words_.empty(); }
+  bool empty() const { return num_words_ == 0; }
   uint32_t num_hashes() const { return num_hashes_; }
-  uint64_t num_bits() const { return words_.size() * 64; }
+  uint64_t num_bits() const { return num_words_ * 64; }
   // Bytes of the bit array (what the filter costs on disk, besides a few header bytes).
-  size_t ByteSize() const { return words_.size() * 8; }
+  size_t ByteSize() const { return num_words_ * 8; }
   // Fraction of set bits, for diagnostics and tests.
   double FillRatio() const;
 
   // Serialised form: varint word count, then (if non-zero) one byte k and the words as
   // little-endian uint64s.
   void EncodeTo(std::string* out) const;
-  // Parses from the front of `*in`, advancing it. False on truncated or invalid input.
-  [[nodiscard]] bool DecodeFrom(std::string_view* in);
+  // Parses from the front of `*in`, advancing it. False on truncated or invalid input. With
+  // `owner` (which must keep the bytes of `*in` alive) the filter views its bit array where it
+  // lies; without, it copies it.
+  [[nodiscard]] bool DecodeFrom(std::string_view* in, std::shared_ptr<const void> owner = nullptr);
 
  private:
-  void Insert(std::span<const std::string_view> lines);
   bool TestGram(uint32_t gram) const;
+  uint64_t Word(uint64_t i) const;
+  // Takes `words` (native integers) as the bit array.
+  void Adopt(std::vector<uint64_t> words, uint32_t num_hashes);
 
   uint32_t num_hashes_ = 0;
-  std::vector<uint64_t> words_;
+  uint64_t num_words_ = 0;
+  const char* bits_ = nullptr;         // num_words_ little-endian u64s
+  std::shared_ptr<const void> owner_;  // keeps bits_ alive
 };
 
 }  // namespace norn::chunk

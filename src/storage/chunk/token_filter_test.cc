@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -45,6 +46,38 @@ TEST(TokenFilterTest, BasicMembershipIsCaseSensitive) {
   EXPECT_FALSE(f.MayContain("00000000000000000000000000000000"));
   // A needle spanning two lines is not a substring of either.
   EXPECT_FALSE(f.MayContain("refused\"trace"));
+}
+
+// A filter decoded with an owner views the encoded bytes: it keeps them alive by itself, and so
+// do its copies, after every other reference is gone (ASan runs would catch a dangling view).
+TEST(TokenFilterTest, DecodedViewKeepsItsBytesAlive) {
+  std::vector<std::string> lines = {"trace 4bf92f3577b34da6a3ce929d0e0e4736 done",
+                                    "level=error msg=\"connection refused\""};
+  TokenFilter built = TokenFilter::Build(Views(lines), 64);
+  ASSERT_FALSE(built.empty());
+  auto bytes = std::make_shared<std::string>("prefix");
+  const size_t at = bytes->size();
+  built.EncodeTo(bytes.get());
+  bytes->append("suffix");
+  TokenFilter copy;
+  {
+    TokenFilter viewed;
+    std::string_view in = std::string_view(*bytes).substr(at);
+    ASSERT_TRUE(viewed.DecodeFrom(&in, bytes));
+    EXPECT_EQ(in, "suffix");
+    EXPECT_EQ(viewed.num_bits(), built.num_bits());
+    EXPECT_EQ(viewed.FillRatio(), built.FillRatio());
+    copy = viewed;
+  }
+  bytes.reset();
+  EXPECT_TRUE(copy.MayContain("4bf92f3577b34da6a3ce929d0e0e4736"));
+  EXPECT_TRUE(copy.MayContain("connection"));
+  EXPECT_FALSE(copy.MayContain("timeout"));
+  std::string again;
+  copy.EncodeTo(&again);
+  std::string first;
+  built.EncodeTo(&first);
+  EXPECT_EQ(again, first);
 }
 
 // The property that makes block skipping safe: any substring (length >= 4) of any line of the
