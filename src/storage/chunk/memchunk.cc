@@ -3,6 +3,8 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <numeric>
 #include <utility>
 
@@ -55,6 +57,33 @@ MemChunk::MemChunk(ChunkOptions options)
     options_.block_size = kDefaultBlockSize;
 }
 
+const char* MemChunk::HeadArena::Append(std::string_view bytes) {
+  if (bytes.empty())
+    return pos_;
+  if (static_cast<size_t>(end_ - pos_) < bytes.size()) {
+    // Segments grow with the arena (a quarter of what it holds, between 2 and 64 KiB): the
+    // spare room is at most that quarter plus the tail a line did not fit in, and a head of
+    // a 256 KiB block takes ~20 allocations.
+    constexpr size_t kMinSegment = 2 << 10, kMaxSegment = 64 << 10;
+    const size_t size =
+        std::max(bytes.size(), std::clamp(stored_ / 4, kMinSegment, kMaxSegment));
+    segments_.push_back(std::make_unique_for_overwrite<char[]>(size));
+    pos_ = segments_.back().get();
+    end_ = pos_ + size;
+  }
+  char* at = pos_;
+  std::memcpy(at, bytes.data(), bytes.size());
+  pos_ += bytes.size();
+  stored_ += bytes.size();
+  return at;
+}
+
+void MemChunk::HeadArena::Clear() {
+  segments_ = std::vector<std::unique_ptr<char[]>>();
+  pos_ = end_ = nullptr;
+  stored_ = 0;
+}
+
 MemChunk::~MemChunk() = default;
 MemChunk::MemChunk(MemChunk&&) noexcept = default;
 MemChunk& MemChunk::operator=(MemChunk&&) noexcept = default;
@@ -97,20 +126,16 @@ absl::StatusOr<AppendResult> MemChunk::Append(int64_t timestamp_ns, std::string_
 
   HeadEntry e;
   e.ts = timestamp_ns;
-  e.line_off = static_cast<uint32_t>(head_arena_.size());
+  e.line = head_arena_.Append(line);
   e.line_len = static_cast<uint32_t>(line.size());
-  head_arena_.append(line);
   e.meta_begin = static_cast<uint32_t>(head_labels_.size());
-  e.meta_count = static_cast<uint32_t>(metadata.size());
   size_t bytes = line.size();
   for (const Label& l : metadata) {
     HeadLabel h;
-    h.name_off = static_cast<uint32_t>(head_arena_.size());
+    h.name = head_arena_.Append(l.name);
     h.name_len = static_cast<uint32_t>(l.name.size());
-    head_arena_.append(l.name);
-    h.value_off = static_cast<uint32_t>(head_arena_.size());
+    h.value = head_arena_.Append(l.value);
     h.value_len = static_cast<uint32_t>(l.value.size());
-    head_arena_.append(l.value);
     head_labels_.push_back(h);
     bytes += l.name.size() + l.value.size();
   }
@@ -144,15 +169,19 @@ std::vector<EntryView> MemChunk::SortedHeadViews(std::vector<LabelView>* labels)
   labels->clear();
   labels->reserve(head_labels_.size());
   for (const HeadLabel& h : head_labels_) {
-    labels->push_back(LabelView{std::string_view(head_arena_.data() + h.name_off, h.name_len),
-                                std::string_view(head_arena_.data() + h.value_off, h.value_len)});
+    labels->push_back(LabelView{std::string_view(h.name, h.name_len),
+                                std::string_view(h.value, h.value_len)});
   }
   std::vector<EntryView> views;
   views.reserve(head_.size());
-  for (const HeadEntry& e : head_) {
-    views.push_back(
-        EntryView{e.ts, HeadLine(e),
-                  std::span<const LabelView>(labels->data() + e.meta_begin, e.meta_count)});
+  for (size_t i = 0; i < head_.size(); ++i) {
+    const HeadEntry& e = head_[i];
+    // An entry's metadata runs up to where the next entry's begins.
+    const uint32_t meta_end = i + 1 < head_.size() ? head_[i + 1].meta_begin
+                                                   : static_cast<uint32_t>(head_labels_.size());
+    views.push_back(EntryView{
+        e.ts, HeadLine(e),
+        std::span<const LabelView>(labels->data() + e.meta_begin, meta_end - e.meta_begin)});
   }
   if (!head_sorted_) {
     std::stable_sort(views.begin(), views.end(), [](const EntryView& a, const EntryView& b) {
@@ -183,7 +212,7 @@ absl::Status MemChunk::CutHead() {
   raw_block_bytes_ += m.raw_size;
   blocks_.push_back(*std::move(block));
   // Release the head's memory: a quiet stream should not pin a block's worth of capacity.
-  head_arena_ = std::string();
+  head_arena_.Clear();
   head_ = std::vector<HeadEntry>();
   head_labels_ = std::vector<HeadLabel>();
   head_bytes_ = 0;

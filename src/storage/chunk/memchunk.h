@@ -187,18 +187,39 @@ class MemChunk {
   std::pair<int64_t, int64_t> Bounds() const;
 
  private:
+  // Append-only storage of the head's lines and metadata: segments that never move, so an
+  // append never copies what is stored, and the spare capacity stays within a fraction of the
+  // stored bytes (a doubling buffer keeps up to half of it spare: with thousands of streams
+  // whose heads hold a few KiB each, that was most of the ingester's memory).
+  class HeadArena {
+   public:
+    // Copies `bytes` into the arena; the copy stays put until Clear.
+    const char* Append(std::string_view bytes);
+    void Clear();
+
+   private:
+    std::vector<std::unique_ptr<char[]>> segments_;
+    char* pos_ = nullptr;
+    char* end_ = nullptr;
+    size_t stored_ = 0;  // bytes in all segments (for the next segment's size)
+  };
   struct HeadEntry {
     int64_t ts;
-    uint32_t line_off, line_len;
-    uint32_t meta_begin, meta_count;
+    const char* line;  // in head_arena_
+    uint32_t line_len;
+    // First of this entry's head_labels_; they end where the next entry's begin (24 bytes
+    // per entry: a million entries in the heads of many streams is common).
+    uint32_t meta_begin;
   };
   struct HeadLabel {
-    uint32_t name_off, name_len, value_off, value_len;
+    const char* name;  // in head_arena_
+    const char* value;
+    uint32_t name_len, value_len;
   };
   // Sorted views over the head (lines in head_arena_); `labels` receives the metadata views.
   std::vector<EntryView> SortedHeadViews(std::vector<LabelView>* labels) const;
-  std::string_view HeadLine(const HeadEntry& e) const {
-    return std::string_view(head_arena_.data() + e.line_off, e.line_len);
+  static std::string_view HeadLine(const HeadEntry& e) {
+    return std::string_view(e.line, e.line_len);
   }
   bool IsDuplicate(int64_t ts, std::string_view line);
 
@@ -212,7 +233,7 @@ class MemChunk {
   uint64_t entries_ = 0;
   uint64_t line_bytes_ = 0;  // Appended line bytes (not known for decoded chunks).
 
-  std::string head_arena_;
+  HeadArena head_arena_;
   std::vector<HeadEntry> head_;
   std::vector<HeadLabel> head_labels_;
   size_t head_bytes_ = 0;

@@ -294,6 +294,28 @@ TEST(MemChunkTest, LinesFromContiguousAndScatteredHeads) {
   }
 }
 
+// A head that stays uncut for a whole chunk: its lines and metadata span many arena
+// segments, some lines larger than any segment, and read back intact from memory and after
+// encoding.
+TEST(MemChunkTest, LargeHeadAcrossArenaSegments) {
+  std::vector<Entry> entries = RandomEntries(3000, 33, false);
+  for (size_t i = 0; i < entries.size(); i += 700)
+    entries[i].line = std::string(100 * 1024 + i, static_cast<char>('A' + i % 26));
+  ChunkOptions o;
+  o.encoding = Encoding::kLz4;
+  o.block_size = 64 << 20;
+  MemChunk c(o);
+  AppendAll(c, entries);
+  ASSERT_EQ(c.head_entries(), entries.size());
+  EXPECT_EQ(Read(c), Expected(entries, kMin, kMax, Direction::kForward));
+  EXPECT_EQ(Read(c, kMin, kMax, Direction::kBackward),
+            Expected(entries, kMin, kMax, Direction::kBackward));
+  ASSERT_TRUE(c.Close().ok());
+  auto d = EncodeAndDecode(c);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(Read(**d), Expected(entries, kMin, kMax, Direction::kForward));
+}
+
 TEST(MemChunkTest, EmptyChunk) {
   MemChunk c;
   EXPECT_TRUE(Read(c).empty());
