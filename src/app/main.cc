@@ -11,6 +11,7 @@
 #include "common/strings.h"
 #include "common/build_info.h"
 #include "common/logging.h"
+#include "common/memory_trim.h"
 #include "common/metrics.h"
 #include "common/process_metrics.h"
 #include "config/config.h"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  norn::LimitMallocArenas();
 
   auto command_line = norn::config::ParseCommandLine(argc, argv);
   if (!command_line.ok()) {

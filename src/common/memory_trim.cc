@@ -1,6 +1,8 @@
 #include "common/memory_trim.h"
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -45,6 +47,15 @@ class Trimmer {
 void TrimMemoryNow() {
 #ifdef __GLIBC__
   malloc_trim(0);
+#endif
+}
+
+void LimitMallocArenas() {
+#ifdef __GLIBC__
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    mallopt(M_ARENA_MAX, static_cast<int>(2 * cores));
+  }
 #endif
 }
 

@@ -468,8 +468,17 @@ void IngesterConfig::Fields(V& v) {
                   "memory, before the next flush check; 0 waits for the check, as Loki does.",
            .flag = "ingester.early-flush-bytes",
            .norn_only = true});
+  v.Field("head_compaction_threshold", &S::head_compaction_threshold,
+          {.doc = "When the head blocks of all streams take more memory than this, a push "
+                  "compresses the head of the stream it appends to in memory (once 8 KiB of it "
+                  "are not compressed yet); the head keeps filling and is cut at "
+                  "chunk_block_size as usual, so chunks do not change. Cuts ingester memory "
+                  "with many slowly filling streams by about the compression ratio. 0 never "
+                  "does.",
+           .flag = "ingester.head-compaction-threshold",
+           .norn_only = true});
   v.Field("head_memory_budget", &S::head_memory_budget,
-          {.doc = "When the uncompressed head blocks of all streams hold more than this, a push "
+          {.doc = "When the head blocks of all streams take more memory than this, a push "
                   "compresses the head of the stream it appends to (once it holds 8 KiB) "
                   "instead of waiting for chunk_block_size: bounds ingester memory with many "
                   "slowly filling streams, at the price of smaller blocks (budget / active "

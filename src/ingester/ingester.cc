@@ -48,6 +48,12 @@ struct Metrics {
           .Counter("norn_ingester_index_files_written_total",
                    "Index files the ingester wrote to the store.")
           .Get();
+  metrics::Counter& head_compactions =
+      metrics::Registry::Default()
+          .Counter("norn_ingester_head_compactions_total",
+                   "Head blocks compressed in memory because all heads exceeded "
+                   "ingester.head_compaction_threshold.")
+          .Get();
   metrics::Counter& pressure_cuts =
       metrics::Registry::Default()
           .Counter("norn_ingester_head_pressure_cuts_total",
@@ -100,6 +106,7 @@ absl::StatusOr<IngesterOptions> IngesterOptions::FromConfig(const config::Config
   o.chunk_retain_period = ing.chunk_retain_period;
   o.flush_check_period = ing.flush_check_period;
   o.early_flush_bytes = ing.early_flush_bytes;
+  o.head_compaction_threshold = ing.head_compaction_threshold;
   o.head_memory_budget = ing.head_memory_budget;
   o.concurrent_flushes = std::max(1, ing.concurrent_flushes);
   o.wal_enabled = ing.wal.enabled;
@@ -496,17 +503,28 @@ absl::Status Ingester::CountHead(Stream& s) {
   chunk::MemChunk* open = nullptr;
   if (!s.chunks.empty() && !s.chunks.back().closed) {
     open = s.chunks.back().chunk.get();
-    head = open->HeadBytes();
+    head = open->HeadMemoryBytes();
   }
-  const int64_t delta = static_cast<int64_t>(head) - static_cast<int64_t>(s.counted_head_bytes);
-  const int64_t total = head_bytes_.fetch_add(delta) + delta;
-  s.counted_head_bytes = head;
-  if (open != nullptr && options_.head_memory_budget > 0 &&
-      head >= IngesterOptions::kMinPressureCutBytes &&
+  auto recount = [&](uint64_t now) {
+    const int64_t delta = static_cast<int64_t>(now) - static_cast<int64_t>(s.counted_head_bytes);
+    s.counted_head_bytes = now;
+    return head_bytes_.fetch_add(delta) + delta;
+  };
+  int64_t total = recount(head);
+  if (open == nullptr)
+    return absl::OkStatus();
+  if (options_.head_compaction_threshold > 0 &&
+      total > static_cast<int64_t>(options_.head_compaction_threshold) &&
+      open->HeadUncompactedBytes() >= IngesterOptions::kMinCompactBytes) {
+    RETURN_IF_ERROR(open->CompactHead());
+    total = recount(open->HeadMemoryBytes());
+    M().head_compactions.Inc();
+  }
+  if (options_.head_memory_budget > 0 &&
+      open->HeadBytes() >= IngesterOptions::kMinPressureCutBytes &&
       total > static_cast<int64_t>(options_.head_memory_budget)) {
     RETURN_IF_ERROR(open->CutHead());
-    head_bytes_.fetch_sub(static_cast<int64_t>(head));
-    s.counted_head_bytes = 0;
+    recount(open->HeadMemoryBytes());
     M().pressure_cuts.Inc();
   }
   return absl::OkStatus();

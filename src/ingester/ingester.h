@@ -75,11 +75,16 @@ struct IngesterOptions {
   // holds them until the sweep; flushing early bounds the ingest RSS (issue 3) and puts data
   // in the store sooner.
   uint64_t early_flush_bytes = 32ull << 20;
-  // When the uncompressed head blocks of all streams hold more than this, a push compresses
-  // the head of the stream it appends to (once it holds kMinPressureCutBytes) instead of
-  // waiting for chunk_block_size (0, the default: never, as Loki). An upper bound for memory
-  // at the price of smaller blocks: budget / active streams is roughly the block size it
-  // leaves, so it suits memory-bound ingesters with many slowly filling streams.
+  // When the heads of all streams take more memory than this, a push compacts the head of the
+  // stream it appends to (compresses it in memory, MemChunk::CompactHead) once
+  // kMinCompactBytes of it are not compressed yet. Blocks keep their size, so chunks are the
+  // same; with many slowly filling streams, heads shrink by about the compression ratio.
+  uint64_t head_compaction_threshold = 64ull << 20;
+  static constexpr uint64_t kMinCompactBytes = 4096;
+  // When the heads of all streams take more memory than this, a push cuts the head of the
+  // stream it appends to into a block (once it holds kMinPressureCutBytes) instead of waiting
+  // for chunk_block_size (0, the default: never, as Loki). A hard upper bound for memory at
+  // the price of smaller blocks: budget / active streams is roughly the block size it leaves.
   uint64_t head_memory_budget = 0;
   static constexpr uint64_t kMinPressureCutBytes = 8192;
   int concurrent_flushes = 32;
@@ -160,7 +165,8 @@ class Ingester : public IngesterClient {
   // Called (under the stream's lock) when the push path closes a full chunk: counts its bytes
   // and wakes the flush loop once early_flush_bytes are waiting.
   void NoteClosedChunk(uint64_t compressed_bytes);
-  // Updates head_bytes_ with `s`'s open head (s->mu held) and, over head_memory_budget, cuts it.
+  // Updates head_bytes_ with the memory of `s`'s open head (s->mu held); over
+  // head_compaction_threshold compacts it, over head_memory_budget cuts it.
   absl::Status CountHead(Stream& s);
 
   std::mutex flush_mu_;  // Serialises sweeps and checkpoints.
@@ -168,7 +174,7 @@ class Ingester : public IngesterClient {
   std::mutex wake_mu_;
   std::condition_variable_any wake_cv_;
   std::atomic<uint64_t> closed_unflushed_bytes_{0};
-  // Raw bytes in the open head blocks of all streams (as last counted per stream).
+  // Memory of the open head blocks of all streams (as last counted per stream).
   std::atomic<int64_t> head_bytes_{0};
   uint64_t index_seq_ = 0;  // Guarded by flush_mu_.
   absl::Time last_checkpoint_;

@@ -57,51 +57,127 @@ MemChunk::MemChunk(ChunkOptions options)
     options_.block_size = kDefaultBlockSize;
 }
 
-const char* MemChunk::HeadArena::Append(std::string_view bytes) {
+// Compacted head frames: compressed once and read back once (at the cut), so a fast codec.
+constexpr Encoding kHeadFrameEncoding = Encoding::kZstd;
+
+uint32_t MemChunk::HeadArena::Append(std::string_view bytes) {
+  const uint32_t at = size_;
   if (bytes.empty())
-    return pos_;
-  if (static_cast<size_t>(end_ - pos_) < bytes.size()) {
-    // Segments grow with the arena (a quarter of what it holds, between 2 and 64 KiB): the
+    return at;
+  if (segments_.empty() || segments_.back().capacity - segments_.back().used < bytes.size()) {
+    // Segments grow with the uncompacted part (a quarter of it, between 2 and 64 KiB): the
     // spare room is at most that quarter plus the tail a line did not fit in, and a head of
     // a 256 KiB block takes ~20 allocations.
     constexpr size_t kMinSegment = 2 << 10, kMaxSegment = 64 << 10;
-    const size_t size =
-        std::max(bytes.size(), std::clamp(stored_ / 4, kMinSegment, kMaxSegment));
-    segments_.push_back(std::make_unique_for_overwrite<char[]>(size));
-    pos_ = segments_.back().get();
-    end_ = pos_ + size;
+    const size_t size = std::max(
+        bytes.size(), std::clamp<size_t>((size_ - compacted_) / 4, kMinSegment, kMaxSegment));
+    segments_.push_back(Segment{size_, 0, static_cast<uint32_t>(size),
+                                std::make_unique_for_overwrite<char[]>(size)});
+    memory_ += size;
   }
-  char* at = pos_;
-  std::memcpy(at, bytes.data(), bytes.size());
-  pos_ += bytes.size();
-  stored_ += bytes.size();
+  Segment& seg = segments_.back();
+  std::memcpy(seg.data.get() + seg.used, bytes.data(), bytes.size());
+  seg.used += static_cast<uint32_t>(bytes.size());
+  size_ += static_cast<uint32_t>(bytes.size());
   return at;
 }
 
+absl::StatusOr<std::string_view> MemChunk::HeadArena::Get(uint32_t offset, uint32_t len,
+                                                          std::string* scratch) const {
+  if (len == 0)
+    return std::string_view();
+  if (offset >= compacted_) {
+    // Most look-ups are of recent bytes: search from the newest segment.
+    for (auto seg = segments_.rbegin(); seg != segments_.rend(); ++seg) {
+      if (seg->start <= offset)
+        return std::string_view(seg->data.get() + (offset - seg->start), len);
+    }
+  }
+  auto frame = std::upper_bound(frames_.begin(), frames_.end(), offset,
+                                [](uint32_t off, const Frame& f) { return off < f.start; });
+  if (frame == frames_.begin())
+    return absl::InternalError("head arena offset out of range");
+  --frame;
+  RETURN_IF_ERROR(
+      GetCodec(kHeadFrameEncoding)->Decompress(frame->compressed, frame->raw_size, scratch));
+  return std::string_view(*scratch).substr(offset - frame->start, len);
+}
+
+absl::StatusOr<std::string_view> MemChunk::HeadArena::All(std::string* buf) const {
+  if (frames_.empty() && segments_.size() <= 1) {
+    return segments_.empty() ? std::string_view()
+                             : std::string_view(segments_[0].data.get(), segments_[0].used);
+  }
+  buf->clear();
+  buf->reserve(size_);
+  const Codec* codec = GetCodec(kHeadFrameEncoding);
+  std::string frame_bytes;
+  for (size_t i = 0; i < frames_.size(); ++i) {
+    const Frame& f = frames_[i];
+    if (i == 0) {  // straight into the (empty) buffer
+      RETURN_IF_ERROR(codec->Decompress(f.compressed, f.raw_size, buf));
+    } else {
+      RETURN_IF_ERROR(codec->Decompress(f.compressed, f.raw_size, &frame_bytes));
+      buf->append(frame_bytes);
+    }
+  }
+  for (const Segment& seg : segments_)
+    buf->append(seg.data.get(), seg.used);
+  return std::string_view(*buf);
+}
+
+absl::Status MemChunk::HeadArena::Compact() {
+  if (size_ == compacted_)
+    return absl::OkStatus();
+  std::string raw;
+  std::string_view bytes;
+  if (segments_.size() == 1) {
+    bytes = std::string_view(segments_[0].data.get(), segments_[0].used);
+  } else {
+    raw.reserve(size_ - compacted_);
+    for (const Segment& seg : segments_)
+      raw.append(seg.data.get(), seg.used);
+    bytes = raw;
+  }
+  Frame f{compacted_, size_ - compacted_, std::string()};
+  RETURN_IF_ERROR(GetCodec(kHeadFrameEncoding)->Compress(bytes, &f.compressed));
+  f.compressed.shrink_to_fit();
+  memory_ += f.compressed.capacity();
+  frames_.push_back(std::move(f));
+  for (const Segment& seg : segments_)
+    memory_ -= seg.capacity;
+  segments_ = std::vector<Segment>();
+  compacted_ = size_;
+  return absl::OkStatus();
+}
+
 void MemChunk::HeadArena::Clear() {
-  segments_ = std::vector<std::unique_ptr<char[]>>();
-  pos_ = end_ = nullptr;
-  stored_ = 0;
+  frames_ = std::vector<Frame>();
+  segments_ = std::vector<Segment>();
+  size_ = compacted_ = 0;
+  memory_ = 0;
 }
 
 MemChunk::~MemChunk() = default;
 MemChunk::MemChunk(MemChunk&&) noexcept = default;
 MemChunk& MemChunk::operator=(MemChunk&&) noexcept = default;
 
-bool MemChunk::IsDuplicate(int64_t ts, std::string_view line) {
+absl::StatusOr<bool> MemChunk::IsDuplicate(int64_t ts, std::string_view line) {
   if (!head_.empty() && ts <= head_max_) {
-    if (head_sorted_) {
-      auto it = std::lower_bound(head_.begin(), head_.end(), ts,
-                                 [](const HeadEntry& e, int64_t t) { return e.ts < t; });
-      for (; it != head_.end() && it->ts == ts; ++it) {
-        if (HeadLine(*it) == line)
-          return true;
-      }
-    } else {
-      for (const HeadEntry& e : head_) {
-        if (e.ts == ts && HeadLine(e) == line)
-          return true;
-      }
+    std::string scratch;  // only for lines in compacted frames
+    auto same = [&](const HeadEntry& e) -> absl::StatusOr<bool> {
+      if (e.ts != ts || e.line_len != line.size())
+        return false;
+      ASSIGN_OR_RETURN(std::string_view stored, head_arena_.Get(e.line_off, e.line_len, &scratch));
+      return stored == line;
+    };
+    auto it = head_sorted_ ? std::lower_bound(head_.begin(), head_.end(), ts,
+                                              [](const HeadEntry& e, int64_t t) { return e.ts < t; })
+                           : head_.begin();
+    for (; it != head_.end() && (!head_sorted_ || it->ts == ts); ++it) {
+      ASSIGN_OR_RETURN(bool dup, same(*it));
+      if (dup)
+        return true;
     }
   }
   if (!last_block_hashes_.empty() && !blocks_.empty()) {
@@ -121,20 +197,21 @@ absl::StatusOr<AppendResult> MemChunk::Append(int64_t timestamp_ns, std::string_
   if (line.size() > kMaxLineBytes) {
     return absl::InvalidArgumentError(absl::StrCat("line too long: ", line.size(), " bytes"));
   }
-  if (IsDuplicate(timestamp_ns, line))
+  ASSIGN_OR_RETURN(bool duplicate, IsDuplicate(timestamp_ns, line));
+  if (duplicate)
     return AppendResult::kDuplicate;
 
   HeadEntry e;
   e.ts = timestamp_ns;
-  e.line = head_arena_.Append(line);
+  e.line_off = head_arena_.Append(line);
   e.line_len = static_cast<uint32_t>(line.size());
   e.meta_begin = static_cast<uint32_t>(head_labels_.size());
   size_t bytes = line.size();
   for (const Label& l : metadata) {
     HeadLabel h;
-    h.name = head_arena_.Append(l.name);
+    h.name_off = head_arena_.Append(l.name);
     h.name_len = static_cast<uint32_t>(l.name.size());
-    h.value = head_arena_.Append(l.value);
+    h.value_off = head_arena_.Append(l.value);
     h.value_len = static_cast<uint32_t>(l.value.size());
     head_labels_.push_back(h);
     bytes += l.name.size() + l.value.size();
@@ -165,12 +242,14 @@ bool MemChunk::SpaceFor(size_t line_bytes) const {
   return compressed_bytes_ + head_bytes_ + line_bytes < options_.target_size;
 }
 
-std::vector<EntryView> MemChunk::SortedHeadViews(std::vector<LabelView>* labels) const {
+absl::StatusOr<std::vector<EntryView>> MemChunk::SortedHeadViews(std::vector<LabelView>* labels,
+                                                                 std::string* buf) const {
+  ASSIGN_OR_RETURN(const std::string_view all, head_arena_.All(buf));
   labels->clear();
   labels->reserve(head_labels_.size());
   for (const HeadLabel& h : head_labels_) {
-    labels->push_back(LabelView{std::string_view(h.name, h.name_len),
-                                std::string_view(h.value, h.value_len)});
+    labels->push_back(LabelView{all.substr(h.name_off, h.name_len),
+                                all.substr(h.value_off, h.value_len)});
   }
   std::vector<EntryView> views;
   views.reserve(head_.size());
@@ -180,7 +259,7 @@ std::vector<EntryView> MemChunk::SortedHeadViews(std::vector<LabelView>* labels)
     const uint32_t meta_end = i + 1 < head_.size() ? head_[i + 1].meta_begin
                                                    : static_cast<uint32_t>(head_labels_.size());
     views.push_back(EntryView{
-        e.ts, HeadLine(e),
+        e.ts, all.substr(e.line_off, e.line_len),
         std::span<const LabelView>(labels->data() + e.meta_begin, meta_end - e.meta_begin)});
   }
   if (!head_sorted_) {
@@ -195,7 +274,8 @@ absl::Status MemChunk::CutHead() {
   if (head_.empty())
     return absl::OkStatus();
   std::vector<LabelView> labels;
-  std::vector<EntryView> views = SortedHeadViews(&labels);
+  std::string buf;
+  ASSIGN_OR_RETURN(std::vector<EntryView> views, SortedHeadViews(&labels, &buf));
   absl::StatusOr<std::shared_ptr<const Block>> block =
       BuildBlock(views, *codec_, options_.filter_ratio, next_offset_);
   if (!block.ok())
@@ -266,7 +346,8 @@ absl::StatusOr<std::string> MemChunk::Encode() const {
   std::shared_ptr<const Block> head_block;
   if (!head_.empty()) {
     std::vector<LabelView> labels;
-    std::vector<EntryView> views = SortedHeadViews(&labels);
+    std::string buf;
+    ASSIGN_OR_RETURN(std::vector<EntryView> views, SortedHeadViews(&labels, &buf));
     ASSIGN_OR_RETURN(head_block, BuildBlock(views, *codec_, options_.filter_ratio, next_offset_));
   }
   std::vector<const Block*> all;
@@ -620,9 +701,14 @@ std::unique_ptr<ChunkIterator> MemChunk::Iterator(IteratorOptions options) const
   }
   if (!head_.empty() && head_max_ >= o.from && head_min_ < o.through) {
     std::vector<LabelView> labels;
-    std::vector<EntryView> views = SortedHeadViews(&labels);
+    std::string buf;
+    absl::StatusOr<std::vector<EntryView>> views = SortedHeadViews(&labels, &buf);
     auto decoded = std::make_unique<DecodedBlock>();
-    decoded->LoadCopy(views, o.from, o.through);
+    if (views.ok()) {
+      decoded->LoadCopy(*views, o.from, o.through);
+    } else {
+      it->status_ = views.status();  // Next() reports it
+    }
     if (decoded->size() > 0) {
       ChunkIterator::Source s;
       s.seq = seq;

@@ -153,10 +153,17 @@ class MemChunk {
   // Cuts the head block and refuses further appends. Idempotent.
   [[nodiscard]] absl::Status Close();
   // Compresses the head into a block now, before it reaches block_size, and releases its
-  // memory (the ingester's answer to many slowly filling streams). No-op on an empty head.
+  // memory. No-op on an empty head.
   [[nodiscard]] absl::Status CutHead();
-  // Raw line and metadata bytes waiting in the uncompressed head block.
+  // Compresses what the head holds so far in memory (zstd), without cutting a block: the head
+  // keeps filling and becomes one block of the usual size, so the chunk's layout and
+  // compression ratio do not change. The ingester's answer to many slowly filling streams.
+  [[nodiscard]] absl::Status CompactHead() { return head_arena_.Compact(); }
+  // Raw line and metadata bytes waiting in the head block.
   size_t HeadBytes() const { return head_bytes_; }
+  // Memory the head's bytes take (compacted or not), and the part not compacted yet.
+  size_t HeadMemoryBytes() const { return head_arena_.memory(); }
+  size_t HeadUncompactedBytes() const { return head_arena_.uncompacted(); }
   bool closed() const { return closed_; }
 
   // Serialises the chunk; a non-empty head is included as a last block (without cutting it).
@@ -187,41 +194,58 @@ class MemChunk {
   std::pair<int64_t, int64_t> Bounds() const;
 
  private:
-  // Append-only storage of the head's lines and metadata: segments that never move, so an
-  // append never copies what is stored, and the spare capacity stays within a fraction of the
-  // stored bytes (a doubling buffer keeps up to half of it spare: with thousands of streams
-  // whose heads hold a few KiB each, that was most of the ingester's memory).
+  // Append-only storage of the head's lines and metadata, addressed by offset. Bytes go into
+  // segments that never move, so an append never copies what is stored and the spare capacity
+  // stays within a fraction of the stored bytes (a doubling buffer keeps up to half of it
+  // spare: with thousands of streams whose heads hold a few KiB each, that was most of the
+  // ingester's memory). Compact() compresses everything stored so far into one frame; a
+  // line or metadata value never spans two segments or frames.
   class HeadArena {
    public:
-    // Copies `bytes` into the arena; the copy stays put until Clear.
-    const char* Append(std::string_view bytes);
+    // Copies `bytes` into the arena; returns their offset.
+    uint32_t Append(std::string_view bytes);
+    // The bytes at [offset, offset + len), which one Append stored (or a part of them): a view
+    // into a segment, or for compacted bytes into `*scratch`, which receives their frame.
+    absl::StatusOr<std::string_view> Get(uint32_t offset, uint32_t len,
+                                         std::string* scratch) const;
+    // Every stored byte, contiguous and starting at offset 0: a view into the only segment or
+    // into `*buf`.
+    absl::StatusOr<std::string_view> All(std::string* buf) const;
+    absl::Status Compact();
     void Clear();
+    size_t uncompacted() const { return size_ - compacted_; }
+    size_t memory() const { return memory_; }
 
    private:
-    std::vector<std::unique_ptr<char[]>> segments_;
-    char* pos_ = nullptr;
-    char* end_ = nullptr;
-    size_t stored_ = 0;  // bytes in all segments (for the next segment's size)
+    struct Frame {
+      uint32_t start, raw_size;
+      std::string compressed;  // zstd
+    };
+    struct Segment {
+      uint32_t start, used, capacity;
+      std::unique_ptr<char[]> data;
+    };
+    std::vector<Frame> frames_;      // offsets [0, compacted_), in order
+    std::vector<Segment> segments_;  // offsets [compacted_, size_), in order
+    uint32_t size_ = 0;
+    uint32_t compacted_ = 0;
+    size_t memory_ = 0;  // segment capacities plus compressed frame bytes
   };
   struct HeadEntry {
     int64_t ts;
-    const char* line;  // in head_arena_
-    uint32_t line_len;
+    uint32_t line_off, line_len;  // in head_arena_
     // First of this entry's head_labels_; they end where the next entry's begin (24 bytes
     // per entry: a million entries in the heads of many streams is common).
     uint32_t meta_begin;
   };
   struct HeadLabel {
-    const char* name;  // in head_arena_
-    const char* value;
-    uint32_t name_len, value_len;
+    uint32_t name_off, name_len, value_off, value_len;  // in head_arena_
   };
-  // Sorted views over the head (lines in head_arena_); `labels` receives the metadata views.
-  std::vector<EntryView> SortedHeadViews(std::vector<LabelView>* labels) const;
-  static std::string_view HeadLine(const HeadEntry& e) {
-    return std::string_view(e.line, e.line_len);
-  }
-  bool IsDuplicate(int64_t ts, std::string_view line);
+  // Sorted views over the head, into head_arena_ or `*buf`; `labels` receives the metadata
+  // views.
+  absl::StatusOr<std::vector<EntryView>> SortedHeadViews(std::vector<LabelView>* labels,
+                                                         std::string* buf) const;
+  absl::StatusOr<bool> IsDuplicate(int64_t ts, std::string_view line);
 
   ChunkOptions options_;
   const Codec* codec_;

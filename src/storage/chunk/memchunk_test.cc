@@ -316,6 +316,94 @@ TEST(MemChunkTest, LargeHeadAcrossArenaSegments) {
   EXPECT_EQ(Read(**d), Expected(entries, kMin, kMax, Direction::kForward));
 }
 
+// Compacting the head (compressing it in memory) changes neither what reads return nor a single
+// byte of the encoded chunk, and duplicates of compacted entries are still recognised.
+TEST(MemChunkTest, CompactedHeadReadsAndEncodesAsBefore) {
+  for (bool in_order : {true, false}) {
+    SCOPED_TRACE(in_order);
+    std::vector<Entry> entries = RandomEntries(2500, 44, in_order);
+    ChunkOptions o;
+    o.encoding = Encoding::kSnappy;
+    o.block_size = 256 * 1024;
+    MemChunk plain(o), compacted(o);
+    size_t compactions = 0;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const Entry& e = entries[i];
+      ASSERT_EQ(*plain.Append(e.timestamp_ns, e.line, e.structured_metadata),
+                AppendResult::kAppended);
+      ASSERT_EQ(*compacted.Append(e.timestamp_ns, e.line, e.structured_metadata),
+                AppendResult::kAppended);
+      if (i % 97 == 0) {
+        // An entry appended again after compaction is a duplicate, whichever frame holds it.
+        const Entry& old = entries[i / 2];
+        if (compacted.head_entries() > 0 && i / 2 + compacted.head_entries() > i) {
+          EXPECT_EQ(*compacted.Append(old.timestamp_ns, old.line, old.structured_metadata),
+                    AppendResult::kDuplicate);
+          EXPECT_EQ(*plain.Append(old.timestamp_ns, old.line, old.structured_metadata),
+                    AppendResult::kDuplicate);
+        }
+      }
+      if (i % 37 == 36 && compacted.HeadUncompactedBytes() > 0) {
+        ASSERT_TRUE(compacted.CompactHead().ok());
+        EXPECT_EQ(compacted.HeadUncompactedBytes(), 0u);
+        ++compactions;
+      }
+      if (i % 500 == 250) {
+        EXPECT_EQ(Read(compacted), Read(plain));
+        EXPECT_EQ(Read(compacted, kMin, kMax, Direction::kBackward),
+                  Read(plain, kMin, kMax, Direction::kBackward));
+      }
+    }
+    EXPECT_GT(compactions, 30u);
+    // Entries in compacted frames and in the segments after them are recognised again.
+    ASSERT_TRUE(compacted.CompactHead().ok());
+    ASSERT_TRUE(compacted.Append(entries.back().timestamp_ns + 1, "after the last compaction", {})
+                    .ok());
+    ASSERT_TRUE(plain.Append(entries.back().timestamp_ns + 1, "after the last compaction", {})
+                    .ok());
+    const size_t in_head = compacted.head_entries() - 1;
+    ASSERT_GT(in_head, 10u);
+    for (size_t k = entries.size() - in_head; k < entries.size(); k += 3) {
+      const Entry& e = entries[k];
+      EXPECT_EQ(*compacted.Append(e.timestamp_ns, e.line, e.structured_metadata),
+                AppendResult::kDuplicate);
+    }
+    EXPECT_EQ(*compacted.Append(entries.back().timestamp_ns + 1, "after the last compaction", {}),
+              AppendResult::kDuplicate);
+    EXPECT_EQ(compacted.HeadBytes(), plain.HeadBytes());
+    auto a = plain.Encode();
+    auto b = compacted.Encode();
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_TRUE(*a == *b) << "compaction changed the encoded chunk";
+    ASSERT_TRUE(compacted.Close().ok());
+    ASSERT_TRUE(plain.Close().ok());
+    EXPECT_TRUE(*compacted.Encode() == *plain.Encode());
+    entries.push_back(Entry{entries.back().timestamp_ns + 1, "after the last compaction", {}});
+    EXPECT_EQ(Read(compacted), Expected(entries, kMin, kMax, Direction::kForward));
+  }
+}
+
+// Compaction is what makes a head of many small log lines cheap to hold.
+TEST(MemChunkTest, CompactingAHeadOfLogLinesSavesMemory) {
+  testdata::LogGenerator gen(5);
+  ChunkOptions o;
+  o.block_size = 1 << 20;
+  MemChunk c(o);
+  int64_t ts = 1700000000000000000;
+  while (c.HeadBytes() < 64 * 1024) {
+    std::string line = gen.Line(3, ts);
+    ASSERT_TRUE(c.Append(ts++, line, {}).ok());
+  }
+  const size_t before = c.HeadMemoryBytes();
+  EXPECT_GE(before, c.HeadBytes());
+  ASSERT_TRUE(c.CompactHead().ok());
+  EXPECT_LT(c.HeadMemoryBytes() * 2, before) << c.HeadMemoryBytes() << " vs " << before;
+  EXPECT_EQ(c.HeadUncompactedBytes(), 0u);
+  ASSERT_TRUE(c.CompactHead().ok());  // nothing new: no-op
+  ASSERT_TRUE(c.CutHead().ok());
+  EXPECT_EQ(c.HeadMemoryBytes(), 0u);
+}
+
 TEST(MemChunkTest, EmptyChunk) {
   MemChunk c;
   EXPECT_TRUE(Read(c).empty());
