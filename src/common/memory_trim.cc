@@ -1,6 +1,7 @@
 #include "common/memory_trim.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -12,6 +13,8 @@
 
 namespace norn {
 namespace {
+
+constexpr std::chrono::milliseconds kQuietPeriod(500);
 
 class Trimmer {
  public:
@@ -29,7 +32,12 @@ class Trimmer {
     std::unique_lock lock(mu_);
     while (true) {
       cv_.wait(lock, [this] { return pending_; });
-      pending_ = false;
+      // Trim once requests have stopped for kQuietPeriod: back-to-back queries keep reusing
+      // the memory the previous one freed instead of faulting it in again (2-9% of a query's
+      // time on the benchmark), and an idle process still gives it back.
+      do {
+        pending_ = false;
+      } while (cv_.wait_for(lock, kQuietPeriod, [this] { return pending_; }));
       lock.unlock();
       TrimMemoryNow();
       lock.lock();
