@@ -47,6 +47,34 @@ class IngesterTest : public ::testing::Test {
     return ing_->Push(tenant, std::span<const StreamBatch>(&batch, 1));
   }
 
+  // 40 slowly filling streams of tenant "t": 12 rounds of 10 ~80-byte lines each (~10 KB per
+  // stream, far below a block). Round `replay_round` pushes every batch twice, as a client
+  // retrying would. Returns what must be stored, as MemoryEntries lists it.
+  std::vector<std::string> PushSlowStreams(int replay_round = -1) {
+    std::vector<std::string> want;
+    for (int round = 0; round < 12; ++round) {
+      for (int s = 0; s < 40; ++s) {
+        Labels labels({{"job", "j" + std::to_string(s)}});
+        std::vector<std::pair<int64_t, std::string>> lines;
+        for (int i = 0; i < 10; ++i) {
+          const int n = round * 10 + i;
+          lines.emplace_back(kT0 + n * kSec, "stream " + std::to_string(s) + " entry " +
+                                                 std::to_string(n) + " status=200 path=/api/v1/" +
+                                                 std::to_string(n % 7) + " " +
+                                                 std::string(40, 'x'));
+          want.push_back(labels.ToString() + " " + std::to_string(lines.back().first) + " " +
+                         lines.back().second);
+        }
+        EXPECT_TRUE(PushLines("t", labels, lines).ok());
+        if (round == replay_round) {
+          EXPECT_TRUE(PushLines("t", labels, lines).ok());
+        }
+      }
+    }
+    std::sort(want.begin(), want.end());
+    return want;
+  }
+
   // Every entry the ingester holds for `tenant`, as "labels ts line", sorted.
   std::vector<std::string> MemoryEntries(std::string_view tenant) {
     std::vector<std::string> out;
@@ -218,31 +246,12 @@ TEST_F(IngesterTest, WithoutEarlyFlushFullChunksWaitForTheCheck) {
 }
 
 TEST_F(IngesterTest, HeadCompactionShrinksHeadsWithoutCuttingBlocks) {
-  // 40 streams of ~12 KB each over a 64 KiB threshold: pushes compress heads in memory; no
+  // 40 streams of ~10 KB each over a 64 KiB threshold: pushes compress heads in memory; no
   // block is cut early, nothing is lost, and the chunks are what they would have been.
   options_.head_compaction_threshold = 64 * 1024;
   StartIngester();
-  std::vector<std::string> want;
-  for (int round = 0; round < 12; ++round) {
-    for (int s = 0; s < 40; ++s) {
-      Labels labels({{"job", "j" + std::to_string(s)}});
-      std::vector<std::pair<int64_t, std::string>> lines;
-      for (int i = 0; i < 10; ++i) {
-        const int n = round * 10 + i;
-        lines.emplace_back(kT0 + n * kSec, "stream " + std::to_string(s) + " entry " +
-                                               std::to_string(n) + " status=200 path=/api/v1/" +
-                                               std::to_string(n % 7) + " " + std::string(40, 'x'));
-        want.push_back(labels.ToString() + " " + std::to_string(lines.back().first) + " " +
-                       lines.back().second);
-      }
-      ASSERT_TRUE(PushLines("t", labels, lines).ok());
-      // A replayed push (same entries again) is recognised as duplicates, compacted or not.
-      if (round == 6) {
-        ASSERT_TRUE(PushLines("t", labels, lines).ok());
-      }
-    }
-  }
-  std::sort(want.begin(), want.end());
+  // A replayed push (same entries again) is recognised as duplicates, compacted or not.
+  const std::vector<std::string> want = PushSlowStreams(/*replay_round=*/6);
   size_t head_bytes = 0, head_memory = 0, cut_blocks = 0;
   ing_->ForEachStream("t", [&](Stream& s) {
     for (auto& d : s.chunks) {
@@ -260,26 +269,11 @@ TEST_F(IngesterTest, HeadCompactionShrinksHeadsWithoutCuttingBlocks) {
 }
 
 TEST_F(IngesterTest, HeadMemoryBudgetCompressesHeadsEarly) {
-  // 40 streams of ~12 KB each: over a 64 KiB budget, pushes compress heads of 8 KiB or more
-  // long before the 256 KiB block size. Nothing is lost and the heads stay bounded.
+  // 40 streams of ~10 KB each: over a 64 KiB budget, pushes cut heads of 8 KiB or more into
+  // blocks long before the 256 KiB block size. Nothing is lost and the heads stay bounded.
   options_.head_memory_budget = 64 * 1024;
   StartIngester();
-  std::vector<std::string> want;
-  for (int round = 0; round < 12; ++round) {
-    for (int s = 0; s < 40; ++s) {
-      Labels labels({{"job", "j" + std::to_string(s)}});
-      std::vector<std::pair<int64_t, std::string>> lines;
-      for (int i = 0; i < 10; ++i) {
-        const int n = round * 10 + i;
-        lines.emplace_back(kT0 + n * kSec, "stream " + std::to_string(s) + " entry " +
-                                               std::to_string(n) + " " + std::string(80, 'x'));
-        want.push_back(labels.ToString() + " " + std::to_string(lines.back().first) + " " +
-                       lines.back().second);
-      }
-      ASSERT_TRUE(PushLines("t", labels, lines).ok());
-    }
-  }
-  std::sort(want.begin(), want.end());
+  const std::vector<std::string> want = PushSlowStreams();
   size_t head_bytes = 0, cut_blocks = 0;
   ing_->ForEachStream("t", [&](Stream& s) {
     for (auto& d : s.chunks) {

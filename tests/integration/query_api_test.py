@@ -117,6 +117,16 @@ class QueryApiTest(unittest.TestCase):
 class NeedleReadsTest(unittest.TestCase):
     """A line-filter query reads only the chunk blocks whose token filters may hold the needle."""
 
+    def query(self, n, q):
+        """Lines of a log query over the first two hours, and the store's stats for it."""
+        status, body, _ = n.get("/loki/api/v1/query_range?" + urllib.parse.urlencode({
+            "query": q, "start": "2024-01-01T00:00:00Z", "end": "2024-01-01T02:00:00Z",
+            "limit": "5000"}))
+        self.assertEqual(status, 200, body)
+        data = json.loads(body)["data"]
+        found = [v[1] for r in data["result"] for v in r["values"]]
+        return found, data["stats"]["querier"]["store"]
+
     def test_needle_reads_few_blocks(self):
         with Norn(config="") as n:
             store_only_config(n, "  chunk_block_size: 4096\n  chunk_encoding: none\n")
@@ -127,13 +137,8 @@ class NeedleReadsTest(unittest.TestCase):
             push_and_flush(self, n, "needle", lines)
 
             def query(q):
-                status, body, _ = n.get("/loki/api/v1/query_range?" + urllib.parse.urlencode({
-                    "query": q, "start": "2024-01-01T00:00:00Z", "end": "2024-01-01T02:00:00Z",
-                    "limit": "5000"}))
-                self.assertEqual(status, 200, body)
-                data = json.loads(body)["data"]
-                found = [v[1] for r in data["result"] for v in r["values"]]
-                return found, data["stats"]["querier"]["store"]["chunk"]["compressedBytes"]
+                found, store = self.query(n, q)
+                return found, store["chunk"]["compressedBytes"]
 
             all_lines, full_bytes = query('{job="needle"}')
             self.assertEqual(len(all_lines), 3000)
@@ -154,7 +159,6 @@ class NeedleReadsTest(unittest.TestCase):
             self.assertEqual(sorted(found), ["small 1"] + [f"small {i}" for i in range(10, 20)])
             self.assertEqual(n.stop(), 0)
 
-
     def test_needle_in_chunk_whose_index_outgrows_the_tail_read(self):
         # 512-byte blocks: each block's meta and filter make the index ~10% of the object,
         # more than the last sixteenth a needle read fetches first; the rest is read after.
@@ -166,24 +170,13 @@ class NeedleReadsTest(unittest.TestCase):
             lines[4321] = (lines[4321][0], "req 04321 trace=4bf92f3577b34da6a3ce929d0e0e4736")
             push_and_flush(self, n, "tiny", lines)
 
-            def query(q):
-                status, body, _ = n.get("/loki/api/v1/query_range?" + urllib.parse.urlencode({
-                    "query": q, "start": "2024-01-01T00:00:00Z", "end": "2024-01-01T02:00:00Z",
-                    "limit": "5000"}))
-                self.assertEqual(status, 200, body)
-                data = json.loads(body)["data"]
-                found = [v[1] for r in data["result"] for v in r["values"]]
-                store = data["stats"]["querier"]["store"]
-                return found, store["chunk"]["compressedBytes"], store["totalChunksRef"]
-
-            found, needle_bytes, chunks = query(
-                '{job="tiny"} |= "4bf92f3577b34da6a3ce929d0e0e4736"')
+            found, store = self.query(n, '{job="tiny"} |= "4bf92f3577b34da6a3ce929d0e0e4736"')
             self.assertEqual(found, ["req 04321 trace=4bf92f3577b34da6a3ce929d0e0e4736"])
-            self.assertEqual(chunks, 1)
-            found, _, _ = query('{job="tiny"} |= "req 0000"')
+            self.assertEqual(store["totalChunksRef"], 1)
+            found, _ = self.query(n, '{job="tiny"} |= "req 0000"')
             self.assertEqual(sorted(found), [f"req {i:05d} path=/api/v1/items/{i * 7919 % 10007} ok"
                                              for i in range(10)])
-            found, _, _ = query('{job="tiny"} |= "no-such-needle-anywhere"')
+            found, _ = self.query(n, '{job="tiny"} |= "no-such-needle-anywhere"')
             self.assertEqual(found, [])
             self.assertEqual(n.stop(), 0)
 
