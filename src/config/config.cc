@@ -343,7 +343,9 @@ absl::Status ValidateImpl(Config& c, const KeyLines& keys, std::string_view sour
   RETURN_IF_ERROR(
       ck.OneOf("ingester.chunk_encoding", enc, {"none", "gzip", "lz4", "snappy", "zstd"}));
   in.chunk_encoding = enc;
-  RETURN_IF_ERROR(ck.Range("ingester.chunk_block_size", in.chunk_block_size, 1, kMaxInt));
+  // A block's raw size is at most 512 MiB (the chunk format's bound): the head is cut once it
+  // reaches chunk_block_size, with room left for the line that crosses it.
+  RETURN_IF_ERROR(ck.Range("ingester.chunk_block_size", in.chunk_block_size, 1, 256 << 20));
   RETURN_IF_ERROR(ck.Range("ingester.chunk_target_size", in.chunk_target_size, 0, kMaxInt));
   RETURN_IF_ERROR(ck.Range("ingester.concurrent_flushes", in.concurrent_flushes, 1, kMaxInt));
   if (in.wal.enabled && in.wal.dir.empty())

@@ -150,6 +150,10 @@ TEST(Parse, InvalidValues) {
               HasSubstr("schema_config.configs[0].index.period: must be 24h"));
   c = ParseYaml("ingester:\n  chunk_encoding: brotli\n", {});
   EXPECT_FALSE(c.ok());
+  c = ParseYaml("ingester:\n  chunk_block_size: 1073741824\n", {});
+  EXPECT_THAT(c.status().message(), HasSubstr("ingester.chunk_block_size"));
+  EXPECT_THAT(c.status().message(), HasSubstr("out of range"));
+  EXPECT_TRUE(ParseYaml("ingester:\n  chunk_block_size: 268435456\n", {}).ok());
 }
 
 TEST(Parse, ChunkEncodingLokiNamesMap) {
