@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status.h"
 #include "common/strings.h"
 
 namespace norn::objstore {
@@ -91,8 +92,85 @@ absl::StatusOr<std::unique_ptr<FilesystemObjectClient>> FilesystemObjectClient::
   return std::unique_ptr<FilesystemObjectClient>(new FilesystemObjectClient(std::move(root)));
 }
 
+namespace {
+
+// Key components kept as directories; the rest of a key is one escaped file name.
+constexpr int kDirectoryLevels = 2;
+
+// Length of the key prefix that names directories: its first kDirectoryLevels components
+// (with their '/'), or less when the key has fewer.
+size_t DirectoryPrefixLength(std::string_view key) {
+  size_t end = 0;
+  for (int level = 0; level < kDirectoryLevels; ++level) {
+    const size_t slash = key.find('/', end);
+    if (slash == std::string_view::npos) break;
+    end = slash + 1;
+  }
+  return end;
+}
+
+void AppendEscaped(std::string* out, std::string_view name) {
+  for (char c : name) {
+    if (c == '/') {
+      out->append("%2F");
+    } else if (c == '%') {
+      out->append("%25");
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
+// Inverse of AppendEscaped.
+std::string Unescape(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (name.substr(i, 3) == "%2F") {
+      out.push_back('/');
+      i += 2;
+    } else if (name.substr(i, 3) == "%25") {
+      out.push_back('%');
+      i += 2;
+    } else {
+      out.push_back(name[i]);
+    }
+  }
+  return out;
+}
+
+// The key of the file at `rel` (relative to the root, '/'-separated): a file within the
+// directory levels holds an escaped name; deeper files are objects of the legacy layout.
+std::string KeyForRelativePath(std::string_view rel) {
+  const size_t dirs = DirectoryPrefixLength(rel);
+  const std::string_view name = rel.substr(dirs);
+  if (name.find('/') != std::string_view::npos) return std::string(rel);  // legacy
+  return absl::StrCat(AV(rel.substr(0, dirs)), Unescape(name));
+}
+
+}  // namespace
+
 std::string FilesystemObjectClient::PathFor(std::string_view key) const {
+  const size_t dirs = DirectoryPrefixLength(key);
+  std::string path = absl::StrCat(root_, "/", AV(key.substr(0, dirs)));
+  AppendEscaped(&path, key.substr(dirs));
+  return path;
+}
+
+std::string FilesystemObjectClient::LegacyPathFor(std::string_view key) const {
   return absl::StrCat(root_, "/", AV(key));
+}
+
+int FilesystemObjectClient::OpenForRead(std::string_view key, std::string* path) const {
+  *path = PathFor(key);
+  int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0 || errno != ENOENT) return fd >= 0 ? fd : -errno;
+  const std::string legacy = LegacyPathFor(key);
+  if (legacy == *path) return -ENOENT;
+  fd = ::open(legacy.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -ENOENT;  // report the current layout's path
+  *path = legacy;
+  return fd;
 }
 
 absl::Status FilesystemObjectClient::Put(std::string_view key, std::string_view data) {
@@ -114,7 +192,10 @@ absl::Status FilesystemObjectClient::Put(std::string_view key, std::string_view 
     ::unlink(tmp.c_str());
     return st;
   }
-  return FsyncPath(dir.string(), O_RDONLY | O_DIRECTORY);
+  RETURN_IF_ERROR(FsyncPath(dir.string(), O_RDONLY | O_DIRECTORY));
+  // An older copy in the legacy layout would only shadow nothing and waste space.
+  if (const std::string legacy = LegacyPathFor(key); legacy != path) ::unlink(legacy.c_str());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> FilesystemObjectClient::Get(std::string_view key) {
@@ -124,9 +205,9 @@ absl::StatusOr<std::string> FilesystemObjectClient::Get(std::string_view key) {
 absl::StatusOr<std::string> FilesystemObjectClient::GetRange(std::string_view key,
                                                              uint64_t offset, uint64_t length) {
   if (auto st = ValidateKey(key); !st.ok()) return st;
-  std::string path = PathFor(key);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  std::string path;
+  const int fd = OpenForRead(key, &path);
+  if (fd < 0) return ErrnoStatus(-fd, "open", path);
   struct stat sb;
   if (::fstat(fd, &sb) != 0) {
     int err = errno;
@@ -160,7 +241,11 @@ absl::StatusOr<ObjectAttributes> FilesystemObjectClient::Head(std::string_view k
   if (auto st = ValidateKey(key); !st.ok()) return st;
   std::string path = PathFor(key);
   struct stat sb;
-  if (::stat(path.c_str(), &sb) != 0) return ErrnoStatus(errno, "stat", path);
+  if (::stat(path.c_str(), &sb) != 0) {
+    const int err = errno;
+    if (err != ENOENT || ::stat(LegacyPathFor(key).c_str(), &sb) != 0)
+      return ErrnoStatus(err, "stat", path);
+  }
   if (!S_ISREG(sb.st_mode)) return absl::NotFoundError(absl::StrCat("not an object: ", AV(key)));
   return ObjectAttributes{std::string(key), static_cast<uint64_t>(sb.st_size),
                           absl::FromTimeT(sb.st_mtime)};
@@ -169,11 +254,13 @@ absl::StatusOr<ObjectAttributes> FilesystemObjectClient::Head(std::string_view k
 absl::StatusOr<ListResult> FilesystemObjectClient::List(std::string_view prefix,
                                                         std::string_view delimiter) {
   ListResult result;
-  // Walk from the deepest directory the prefix names fully.
+  // Walk from the deepest directory the prefix names fully (at most the directory levels; the
+  // legacy layout's deeper directories are below it).
   std::string_view dir_part = prefix.substr(0, prefix.rfind('/') == std::string_view::npos
                                                    ? 0
                                                    : prefix.rfind('/') + 1);
-  fs::path start = dir_part.empty() ? fs::path(root_) : fs::path(PathFor(dir_part));
+  dir_part = dir_part.substr(0, DirectoryPrefixLength(dir_part));
+  fs::path start = dir_part.empty() ? fs::path(root_) : fs::path(LegacyPathFor(dir_part));
   std::error_code ec;
   if (!fs::is_directory(start, ec)) return result;
   std::vector<std::string> keys;
@@ -185,7 +272,7 @@ absl::StatusOr<ListResult> FilesystemObjectClient::List(std::string_view prefix,
       continue;  // Temporary files of in-progress Puts.
     }
     if (!it->is_regular_file(ec)) continue;
-    std::string rel = fs::relative(it->path(), root_, ec).generic_string();
+    std::string rel = KeyForRelativePath(fs::relative(it->path(), root_, ec).generic_string());
     if (ec) break;
     if (rel.compare(0, prefix.size(), prefix) != 0) continue;
     if (!delimiter.empty()) {
@@ -201,8 +288,15 @@ absl::StatusOr<ListResult> FilesystemObjectClient::List(std::string_view prefix,
                                               absl::FromTimeT(sb.st_mtime)});
   }
   if (ec) return absl::InternalError(absl::StrCat("listing ", start.string(), ": ", ec.message()));
-  std::sort(result.objects.begin(), result.objects.end(),
-            [](const ObjectAttributes& a, const ObjectAttributes& b) { return a.key < b.key; });
+  // stable: of a key in both layouts (a Put that could not remove the legacy copy), the first
+  // found is kept; reads prefer the current layout's copy too.
+  std::stable_sort(result.objects.begin(), result.objects.end(),
+                   [](const ObjectAttributes& a, const ObjectAttributes& b) { return a.key < b.key; });
+  result.objects.erase(std::unique(result.objects.begin(), result.objects.end(),
+                                   [](const ObjectAttributes& a, const ObjectAttributes& b) {
+                                     return a.key == b.key;
+                                   }),
+                       result.objects.end());
   std::sort(result.common_prefixes.begin(), result.common_prefixes.end());
   result.common_prefixes.erase(
       std::unique(result.common_prefixes.begin(), result.common_prefixes.end()),
@@ -212,14 +306,15 @@ absl::StatusOr<ListResult> FilesystemObjectClient::List(std::string_view prefix,
 
 absl::Status FilesystemObjectClient::Delete(std::string_view key) {
   if (auto st = ValidateKey(key); !st.ok()) return st;
-  std::string path = PathFor(key);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "delete", path);
-  // Remove now-empty parent directories up to the root, as S3 has no directories.
-  fs::path dir = fs::path(path).parent_path();
-  std::error_code ec;
-  while (dir.string().size() > root_.size() && fs::is_empty(dir, ec) && !ec) {
-    fs::remove(dir, ec);
-    dir = dir.parent_path();
+  for (const std::string& path : {PathFor(key), LegacyPathFor(key)}) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "delete", path);
+    // Remove now-empty parent directories up to the root, as S3 has no directories.
+    fs::path dir = fs::path(path).parent_path();
+    std::error_code ec;
+    while (dir.string().size() > root_.size() && fs::is_empty(dir, ec) && !ec) {
+      fs::remove(dir, ec);
+      dir = dir.parent_path();
+    }
   }
   return absl::OkStatus();
 }

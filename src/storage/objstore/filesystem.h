@@ -2,6 +2,12 @@
 // default store, and Loki's `filesystem` object_store). Put writes a temporary file in the
 // target directory, fsyncs it, renames it over the key and fsyncs the directory, so a crash
 // leaves either the old object or the new one. Thread-safe; no in-process state besides the root.
+//
+// Layout: the first two components of a key are directories and the rest of the key is one
+// file name in which '/' is written "%2F" and '%' "%25": `fake/chunks/<fp>/<from>-<to>-<sum>`
+// is the file `fake/chunks/<fp>%2F<from>-<to>-<sum>`. (One directory per key prefix, i.e. per
+// stream for chunks, cost a 4 KiB inode each: 82 MB for 20,000 streams.) Objects that earlier
+// versions stored at `<root>/<key>` are still read, listed and deleted there.
 #pragma once
 
 #include <string>
@@ -29,7 +35,12 @@ class FilesystemObjectClient : public ObjectClient {
 
  private:
   explicit FilesystemObjectClient(std::string root) : root_(std::move(root)) {}
+  // Where Put writes `key` (the layout above).
   std::string PathFor(std::string_view key) const;
+  // Where versions before the flat layout wrote `key`: `<root>/<key>`.
+  std::string LegacyPathFor(std::string_view key) const;
+  // Opens `key` for reading at PathFor or else LegacyPathFor; -errno of the first if neither.
+  int OpenForRead(std::string_view key, std::string* path) const;
 
   std::string root_;
 };

@@ -1,6 +1,7 @@
 #include "storage/objstore/filesystem.h"
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -72,6 +73,64 @@ TEST_F(FilesystemTest, ListWithPrefixAndDelimiter) {
   ASSERT_TRUE(partial.ok());
   EXPECT_EQ(partial->objects.size(), 3u);
   EXPECT_TRUE(client_->List("nope/", "/")->objects.empty());
+}
+
+// Keys below two directory levels are one file: a chunk per stream costs no directory.
+TEST_F(FilesystemTest, DeepKeysAreFilesInTwoDirectoryLevels) {
+  ASSERT_TRUE(client_->Put("fake/chunks/0123abcd/1-2-3", "chunk").ok());
+  ASSERT_TRUE(client_->Put("index/index_1/fake/f.idx", "index").ok());
+  ASSERT_TRUE(client_->Put("a/b/c%2Fd/e%f", "odd").ok());
+  EXPECT_TRUE(fs::is_regular_file(root_ / "fake" / "chunks" / "0123abcd%2F1-2-3"));
+  EXPECT_FALSE(fs::exists(root_ / "fake" / "chunks" / "0123abcd"));
+  EXPECT_TRUE(fs::is_regular_file(root_ / "index" / "index_1" / "fake%2Ff.idx"));
+  EXPECT_TRUE(fs::is_regular_file(root_ / "a" / "b" / "c%252Fd%2Fe%25f"));
+  EXPECT_EQ(*client_->Get("a/b/c%2Fd/e%f"), "odd");
+  auto all = client_->List("", "");
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> keys;
+  for (const auto& o : all->objects) keys.push_back(o.key);
+  EXPECT_THAT(keys, ElementsAre("a/b/c%2Fd/e%f", "fake/chunks/0123abcd/1-2-3",
+                                "index/index_1/fake/f.idx"));
+  auto deep = client_->List("fake/chunks/0123", "");
+  ASSERT_EQ(deep->objects.size(), 1u);
+  EXPECT_EQ(deep->objects[0].key, "fake/chunks/0123abcd/1-2-3");
+  EXPECT_EQ(deep->objects[0].size, 5u);
+  EXPECT_THAT(client_->List("index/", "/")->common_prefixes, ElementsAre("index/index_1/"));
+  EXPECT_THAT(client_->List("index/index_1/", "/")->common_prefixes,
+              ElementsAre("index/index_1/fake/"));
+}
+
+// Objects an earlier version stored at <root>/<key> are still read, listed, replaced and
+// deleted.
+TEST_F(FilesystemTest, ObjectsOfTheNestedLayoutStayReachable) {
+  fs::create_directories(root_ / "fake" / "chunks" / "ab");
+  {
+    std::ofstream f(root_ / "fake" / "chunks" / "ab" / "9-9-9", std::ios::binary);
+    f << "old layout";
+  }
+  const std::string key = "fake/chunks/ab/9-9-9";
+  EXPECT_EQ(*client_->Get(key), "old layout");
+  EXPECT_EQ(*client_->GetRange(key, 4, 6), "layout");
+  EXPECT_EQ(client_->Head(key)->size, 10u);
+  ASSERT_TRUE(client_->Put("fake/chunks/cd/1-1-1", "new layout").ok());
+  auto listed = client_->List("fake/", "");
+  ASSERT_TRUE(listed.ok());
+  std::vector<std::string> keys;
+  for (const auto& o : listed->objects) keys.push_back(o.key);
+  EXPECT_THAT(keys, ElementsAre("fake/chunks/ab/9-9-9", "fake/chunks/cd/1-1-1"));
+  // Replacing moves the object to the current layout.
+  ASSERT_TRUE(client_->Put(key, "replaced").ok());
+  EXPECT_FALSE(fs::exists(root_ / "fake" / "chunks" / "ab" / "9-9-9"));
+  EXPECT_EQ(*client_->Get(key), "replaced");
+  EXPECT_EQ(client_->List("fake/chunks/ab/", "")->objects.size(), 1u);
+  // Deleting removes either copy and the directories left empty.
+  fs::create_directories(root_ / "fake" / "chunks" / "ef");
+  { std::ofstream(root_ / "fake" / "chunks" / "ef" / "2-2-2") << "x"; }
+  for (const char* k : {"fake/chunks/ab/9-9-9", "fake/chunks/cd/1-1-1", "fake/chunks/ef/2-2-2"}) {
+    ASSERT_TRUE(client_->Delete(k).ok()) << k;
+    EXPECT_EQ(client_->Get(k).status().code(), absl::StatusCode::kNotFound) << k;
+  }
+  EXPECT_FALSE(fs::exists(root_ / "fake"));
 }
 
 TEST_F(FilesystemTest, RejectsEscapingKeys) {
