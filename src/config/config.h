@@ -345,6 +345,7 @@ struct WalConfig {
   absl::Duration checkpoint_duration = absl::Minutes(5);
   bool flush_on_shutdown = false;
   uint64_t replay_memory_ceiling = uint64_t{4} << 30;
+  bool direct_io = true;  // Norn extension
   template <class V>
   static void Fields(V& v);
 };

@@ -436,6 +436,13 @@ void WalConfig::Fields(V& v) {
   v.Field("replay_memory_ceiling", &S::replay_memory_ceiling,
           {.doc = "Memory used by WAL replay before chunks are flushed early.",
            .flag = "ingester.wal-replay-memory-ceiling"});
+  v.Field("direct_io", &S::direct_io,
+          {.doc = "Write WAL segments with O_DIRECT, bypassing the page cache (the WAL is read "
+                  "only after a crash): each group commit is padded to 4 KiB blocks. Where the "
+                  "filesystem refuses O_DIRECT, buffered writes are used. False: always "
+                  "buffered.",
+           .flag = "ingester.wal-direct-io",
+           .norn_only = true});
 }
 
 template <class V>

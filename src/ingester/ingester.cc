@@ -111,6 +111,7 @@ absl::StatusOr<IngesterOptions> IngesterOptions::FromConfig(const config::Config
   o.concurrent_flushes = std::max(1, ing.concurrent_flushes);
   o.wal_enabled = ing.wal.enabled;
   o.wal_dir = ing.wal.dir;
+  o.wal_direct_io = ing.wal.direct_io;
   o.checkpoint_duration = ing.wal.checkpoint_duration;
   o.flush_on_shutdown = ing.wal.flush_on_shutdown;
   std::string addr = cfg.common.instance_addr.empty() ? "local" : cfg.common.instance_addr;
@@ -267,6 +268,7 @@ absl::Status Ingester::Start() {
     RETURN_IF_ERROR(Replay());
     wal::WalOptions wo;
     wo.dir = options_.wal_dir;
+    wo.direct_io = options_.wal_direct_io;
     ASSIGN_OR_RETURN(wal_, wal::Wal::Open(std::move(wo)));
   }
   last_checkpoint_ = absl::Now();

@@ -92,6 +92,7 @@ struct IngesterOptions {
   absl::Duration flush_backoff = absl::Milliseconds(100);
   bool wal_enabled = true;
   std::string wal_dir;
+  bool wal_direct_io = true;
   absl::Duration checkpoint_duration = absl::Minutes(5);
   bool flush_on_shutdown = false;
   std::string index_prefix = "index_";

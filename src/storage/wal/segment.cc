@@ -335,6 +335,26 @@ absl::StatusOr<uint64_t> FindDurableAfter(FileWindow& win, uint64_t bad, uint64_
   return file_size;
 }
 
+// Where scanning continues when no frame starts at `off`: the next kPaddingBlock boundary if
+// every byte up to it is zero (a direct-I/O writer's padding, or the header block's hole), else
+// `off` itself (damage).
+absl::StatusOr<uint64_t> SkipPadding(FileWindow& win, uint64_t off, uint64_t file_size,
+                                     std::string_view display) {
+  if (off % kPaddingBlock == 0)
+    return off;
+  const uint64_t boundary = std::min<uint64_t>(file_size, (off / kPaddingBlock + 1) * kPaddingBlock);
+  absl::StatusOr<std::string_view> gap = win.Read(off, boundary - off, display);
+  if (!gap.ok())
+    return gap.status();
+  if (gap->size() != boundary - off)
+    return off;
+  for (char c : *gap) {
+    if (c != 0)
+      return off;
+  }
+  return boundary;
+}
+
 }  // namespace
 
 absl::StatusOr<ScanResult> ScanFile(
@@ -402,6 +422,13 @@ absl::StatusOr<ScanResult> ScanFile(
     if (!c.ok())
       return c.status();
     if (c->state != FrameState::kOk) {
+      absl::StatusOr<uint64_t> next = SkipPadding(win, off, res.file_size, display);
+      if (!next.ok())
+        return next.status();
+      if (*next != off) {
+        off = *next;
+        continue;
+      }
       absl::Status s = damaged(off, c->why);
       if (!s.ok())
         return s;

@@ -36,6 +36,11 @@ namespace norn::wal {
 inline constexpr size_t kSegmentHeaderSize = 8;
 inline constexpr std::string_view kSegmentMagic("NORNWAL\x01", kSegmentHeaderSize);
 inline constexpr size_t kFrameHeaderSize = 24;
+// Writers using direct I/O write whole blocks of this size: each group commit is followed by
+// zeros up to the next multiple, and a new segment's first frame starts at this offset (bytes
+// 8..4095 are zero). Where a frame is expected at an offset that is not a multiple and the bytes
+// up to the next multiple are all zero, readers continue at that multiple.
+inline constexpr size_t kPaddingBlock = 4096;
 inline constexpr uint8_t kFrameTypeRecords = 1;
 inline constexpr uint8_t kFrameTypeSnappyRecords = 2;
 // Frames are closed once their payload reaches this; entries records are split at a quarter of

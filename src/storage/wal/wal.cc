@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -244,11 +246,14 @@ absl::Status Wal::Recover() {
   }
   segment_.store(last, std::memory_order_release);
   metrics_->segment_current.Set(static_cast<double>(last));
-  if (end >= options_.segment_size) {
+  // With direct I/O appends must start on a block boundary: continue in a new segment.
+  if (end >= options_.segment_size || options_.direct_io) {
     ::close(fd);
     return CreateSegment(last + 1);
   }
   fd_ = fd;
+  direct_ = false;
+  data_start_ = kSegmentHeaderSize;
   offset_ = durable_ = end;
   dirty_ = false;
   return absl::OkStatus();
@@ -407,8 +412,7 @@ absl::Status Wal::WriteGroup(std::span<Writer* const> group) {
     for (size_t start : w->frames->frames()) {
       char* f = buf.data() + start;
       const size_t len = internal::FrameLength(f);
-      if (offset_ + pending + len > options_.segment_size &&
-          offset_ + pending > kSegmentHeaderSize) {
+      if (offset_ + pending + len > options_.segment_size && offset_ + pending > data_start_) {
         // Rotate at a frame boundary; the closed segment is always synced first.
         RETURN_IF_ERROR(FlushIov(iov, pending));
         bytes += pending;
@@ -441,6 +445,28 @@ absl::Status Wal::FlushIov(std::span<const iovec> iov_in, size_t bytes) {
     return absl::OkStatus();
   if (const int err = Inject(IoOp::kWrite))
     return Fail(err, "write", offset_);
+  if (direct_) {
+    // One write of whole blocks from an aligned buffer: the frames, then zeros.
+    const size_t padded = (bytes + kPaddingBlock - 1) / kPaddingBlock * kPaddingBlock;
+    if (staging_size_ < padded) {
+      void* p = std::aligned_alloc(kPaddingBlock, padded);
+      if (p == nullptr)
+        return Fail(ENOMEM, "write", offset_);
+      staging_.reset(static_cast<char*>(p));
+      staging_size_ = padded;
+    }
+    char* out = staging_.get();
+    for (const iovec& v : iov_in) {
+      std::memcpy(out, v.iov_base, v.iov_len);
+      out += v.iov_len;
+    }
+    std::memset(out, 0, padded - bytes);
+    if (const int err = PwriteAll(fd_, staging_.get(), padded, offset_))
+      return Fail(err, "write", offset_);
+    offset_ += padded;
+    dirty_ = true;
+    return absl::OkStatus();
+  }
   std::vector<iovec> iov(iov_in.begin(), iov_in.end());
   size_t idx = 0;
   uint64_t done = 0;
@@ -559,8 +585,21 @@ absl::Status Wal::CreateSegment(uint64_t segment) {
       metrics_->disk_full.Inc();
     return ErrnoStatus(err, absl::StrCat("create segment ", name));
   }
+  // Appends go through a second descriptor opened with O_DIRECT when the filesystem allows
+  // it; the header block's bytes 8..4095 stay a zero hole that readers skip.
+  direct_ = false;
+  data_start_ = kSegmentHeaderSize;
+  if (options_.direct_io) {
+    const int direct = ::open(PathOf(segment).c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);
+    if (direct >= 0) {
+      ::close(fd);
+      fd = direct;
+      direct_ = true;
+      data_start_ = kPaddingBlock;
+    }
+  }
   fd_ = fd;
-  offset_ = durable_ = kSegmentHeaderSize;
+  offset_ = durable_ = data_start_;
   dirty_ = false;
   segment_.store(segment, std::memory_order_release);
   metrics_->segment_current.Set(static_cast<double>(segment));
