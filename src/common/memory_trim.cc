@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+
+#include <unistd.h>
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -15,6 +18,22 @@ namespace norn {
 namespace {
 
 constexpr std::chrono::milliseconds kQuietPeriod(500);
+// A burst of requests is not waited out once the resident set has grown this much since the
+// last trim: memory freed into one arena is not reused by the others, so a burst that never
+// pauses would otherwise climb well above any single request's working set.
+constexpr long kGrowthBeforeTrim = 32l << 20;
+
+// Resident set size in bytes (the second field of /proc/self/statm), or 0 if unknown.
+long ResidentBytes() {
+  long size = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr)
+    return 0;
+  if (std::fscanf(f, "%ld %ld", &size, &resident) != 2)
+    resident = 0;
+  std::fclose(f);
+  return resident * sysconf(_SC_PAGESIZE);
+}
 
 class Trimmer {
  public:
@@ -37,16 +56,20 @@ class Trimmer {
       // time on the benchmark), and an idle process still gives it back.
       do {
         pending_ = false;
-      } while (cv_.wait_for(lock, kQuietPeriod, [this] { return pending_; }));
+      } while (cv_.wait_for(lock, kQuietPeriod, [this] { return pending_; }) &&
+               ResidentBytes() < trimmed_resident_ + kGrowthBeforeTrim);
       lock.unlock();
       TrimMemoryNow();
+      const long resident = ResidentBytes();
       lock.lock();
+      trimmed_resident_ = resident;
     }
   }
 
   std::mutex mu_;
   std::condition_variable cv_;
   bool pending_ = false;
+  long trimmed_resident_ = 0;  // resident bytes right after the last trim
   std::thread thread_;
 };
 

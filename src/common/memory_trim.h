@@ -5,8 +5,9 @@
 // process that flushes a few hundred MB of chunks or runs a query over a GB of them would
 // otherwise keep that high-water mark as RSS for good. Callers that just freed a lot request a
 // trim; a background thread performs it (it walks every arena, a few ms) once requests have
-// stopped for half a second, so the request costs the caller nothing and a burst of queries
-// reuses its memory. Requests made while a trim runs are merged into one more trim.
+// stopped for half a second, or at the next request once the resident set has grown 32 MB
+// since the last trim, so the request costs the caller nothing and a burst of queries reuses
+// its memory without climbing. Requests made while a trim runs are merged into one more trim.
 // No-op on other C libraries.
 #pragma once
 
