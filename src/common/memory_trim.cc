@@ -23,18 +23,6 @@ constexpr std::chrono::milliseconds kQuietPeriod(500);
 // pauses would otherwise climb well above any single request's working set.
 constexpr long kGrowthBeforeTrim = 32l << 20;
 
-// Resident set size in bytes (the second field of /proc/self/statm), or 0 if unknown.
-long ResidentBytes() {
-  long size = 0, resident = 0;
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr)
-    return 0;
-  if (std::fscanf(f, "%ld %ld", &size, &resident) != 2)
-    resident = 0;
-  std::fclose(f);
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
 class Trimmer {
  public:
   Trimmer() : thread_([this] { Run(); }) { thread_.detach(); }
@@ -74,6 +62,17 @@ class Trimmer {
 };
 
 }  // namespace
+
+long ResidentBytes() {
+  long size = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr)
+    return 0;
+  if (std::fscanf(f, "%ld %ld", &size, &resident) != 2)
+    resident = 0;
+  std::fclose(f);
+  return resident * sysconf(_SC_PAGESIZE);
+}
 
 void TrimMemoryNow() {
 #ifdef __GLIBC__

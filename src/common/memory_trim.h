@@ -19,6 +19,9 @@ void RequestMemoryTrim();
 // Trims now, on the calling thread (tests; shutdown paths).
 void TrimMemoryNow();
 
+// The process's resident set size in bytes (/proc/self/statm), or 0 where unknown.
+long ResidentBytes();
+
 // Caps glibc's malloc arenas at two per core (its default is eight) unless MALLOC_ARENA_MAX is
 // set. Memory freed into one arena is not reused by threads of another, and the server's many
 // short-lived allocations (push decoding, head segments, flushes) spread over all of them:

@@ -13,16 +13,6 @@
 namespace norn {
 namespace {
 
-// Resident set size in bytes (second field of /proc/self/statm, in pages).
-long ResidentBytes() {
-  long size = 0, resident = 0;
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return -1;
-  if (std::fscanf(f, "%ld %ld", &size, &resident) != 2) resident = -1;
-  std::fclose(f);
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
 // Fills a thread's arena with 128 MiB, then frees all but every 16th block: the kept blocks pin
 // the arena, so only a trim can return the freed pages between them. Returns the kept blocks.
 std::vector<char*> FragmentAnArena() {

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -228,6 +229,23 @@ std::optional<WalOptions> DirectOptions(const std::string& dir) {
 
 const Labels kLabels{{"app", "api"}, {"env", "prod"}, {"note", "日本語"}};
 
+// Opens the WAL in `o.dir` (recovering it), runs `after_open`, appends `more` to stream t/1,
+// closes, and checks that a replay gives exactly `want` with no torn tail.
+void AppendThenReplay(const WalOptions& o, const std::vector<Entry>& more,
+                      const std::vector<std::string>& want,
+                      const std::function<void()>& after_open = [] {}) {
+  auto wal = Wal::Open(o);
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  after_open();
+  const Record recs[] = {Record::Entries("t", 1, more)};
+  ASSERT_TRUE((*wal)->Append(recs).ok());
+  ASSERT_TRUE((*wal)->Close().ok());
+  Replayed r = ReplayDir(o.dir);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.lines, want);
+  EXPECT_EQ(r.stats.torn_bytes, 0u);
+}
+
 // ---- tests ----
 
 TEST(WalTest, AppendReplayRoundTrip) {
@@ -386,16 +404,9 @@ TEST(WalTest, DirectIoTornCommitIsTruncated) {
     ASSERT_TRUE(r.status.ok()) << r.status;
     EXPECT_EQ(r.lines, base);
     EXPECT_EQ(r.stats.torn_bytes, cuts[k].size() - s1);
-    auto wal = Wal::Open(*direct);
-    ASSERT_TRUE(wal.ok()) << wal.status();
-    EXPECT_EQ(FileSize(seg), s1);  // the torn commit is gone
-    const Record recs[] = {Record::Entries("t", 1, more)};
-    ASSERT_TRUE((*wal)->Append(recs).ok());
-    ASSERT_TRUE((*wal)->Close().ok());
-    r = ReplayDir(d.wal());
-    ASSERT_TRUE(r.status.ok()) << r.status;
-    EXPECT_EQ(r.lines, want_after);
-    EXPECT_EQ(r.stats.torn_bytes, 0u);
+    AppendThenReplay(*direct, more, want_after, [&] {
+      EXPECT_EQ(FileSize(seg), s1);  // the torn commit is gone
+    });
   }
 }
 
@@ -639,15 +650,7 @@ TEST(WalTest, TornTailAtEveryOffsetIsTruncatedAndWritingResumes) {
     EXPECT_EQ(r.stats.torn_bytes, cut - s1);
     EXPECT_EQ(logs.Contains("level=warn") && logs.Contains("torn"), cut > s1);
 
-    auto wal = Wal::Open(Options(d.wal(), nullptr));
-    ASSERT_TRUE(wal.ok()) << wal.status();
-    const Record recs[] = {Record::Entries("t", 1, more)};
-    ASSERT_TRUE((*wal)->Append(recs).ok());
-    ASSERT_TRUE((*wal)->Close().ok());
-    r = ReplayDir(d.wal());
-    ASSERT_TRUE(r.status.ok()) << r.status;
-    EXPECT_EQ(r.lines, want_after);
-    EXPECT_EQ(r.stats.torn_bytes, 0u);
+    AppendThenReplay(Options(d.wal(), nullptr), more, want_after);
   }
   // A damaged (not truncated) last frame is a torn write too.
   WriteFile(seg, full);
