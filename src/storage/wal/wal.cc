@@ -461,7 +461,23 @@ absl::Status Wal::FlushIov(std::span<const iovec> iov_in, size_t bytes) {
       out += v.iov_len;
     }
     std::memset(out, 0, padded - bytes);
-    if (const int err = PwriteAll(fd_, staging_.get(), padded, offset_))
+    int err = Inject(IoOp::kDirectWrite);
+    if (err == 0)
+      err = PwriteAll(fd_, staging_.get(), padded, offset_);
+    if (err == EINVAL) {
+      // Some filesystems (FUSE, network) open files with O_DIRECT but refuse the writes: drop
+      // O_DIRECT for good and write the same blocks buffered.
+      const int flags = ::fcntl(fd_, F_GETFL);
+      if (flags >= 0 && ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) == 0) {
+        NORN_LOG(Warn)
+            .Msg("wal: the filesystem refused a direct write; writing through the page cache")
+            .Kv("dir", options_.dir);
+        direct_ = false;
+        direct_refused_ = true;
+        err = PwriteAll(fd_, staging_.get(), padded, offset_);
+      }
+    }
+    if (err != 0)
       return Fail(err, "write", offset_);
     offset_ += padded;
     dirty_ = true;
@@ -589,7 +605,7 @@ absl::Status Wal::CreateSegment(uint64_t segment) {
   // it; the header block's bytes 8..4095 stay a zero hole that readers skip.
   direct_ = false;
   data_start_ = kSegmentHeaderSize;
-  if (options_.direct_io) {
+  if (options_.direct_io && !direct_refused_) {
     const int direct = ::open(PathOf(segment).c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);
     if (direct >= 0) {
       ::close(fd);

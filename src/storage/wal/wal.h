@@ -77,7 +77,9 @@ enum class SyncPolicy : uint8_t {
 };
 
 // The file operations a fault injector can fail (tests).
-enum class IoOp : uint8_t { kWrite, kSync, kCreate };
+// kDirectWrite: an O_DIRECT write, after kWrite passed (tests return EINVAL to play a
+// filesystem that opens files with O_DIRECT but refuses the writes).
+enum class IoOp : uint8_t { kWrite, kSync, kCreate, kDirectWrite };
 
 struct WalOptions {
   std::string dir;  // Created if missing.
@@ -211,6 +213,7 @@ class Wal {
   // writers_), or by Open before any Append: leadership is the lock.
   int fd_ = -1;           // -1: the next write creates segment_ + 1.
   bool direct_ = false;   // fd_ has O_DIRECT: writes are whole padding blocks.
+  bool direct_refused_ = false;  // The filesystem refused an O_DIRECT write: stay buffered.
   uint64_t data_start_ = 0;  // Where the current segment's frames begin.
   uint64_t offset_ = 0;   // Bytes written to the current segment.
   uint64_t durable_ = 0;  // Bytes of it known fdatasync'ed.

@@ -349,6 +349,40 @@ TEST(WalTest, DirectIoSegmentsPadCommitsToBlocksAndReplay) {
   EXPECT_EQ(r.lines, want);
 }
 
+// A filesystem that opens files with O_DIRECT but refuses the writes: the commit is written
+// through the page cache instead, nothing fails, and later segments stay buffered.
+TEST(WalTest, DirectIoRefusedByTheFilesystemFallsBackToBuffered) {
+  TempDir d;
+  std::optional<WalOptions> direct = DirectOptions(d.wal());
+  if (!direct)
+    GTEST_SKIP() << "the filesystem of " << d.wal() << " refuses O_DIRECT";
+  int direct_writes = 0;
+  direct->fault_injector = [&](IoOp op) {
+    if (op != IoOp::kDirectWrite)
+      return 0;
+    return ++direct_writes == 2 ? EINVAL : 0;
+  };
+  direct->segment_size = 64 << 10;
+  LogCapture logs;
+  std::vector<std::string> want;
+  {
+    auto wal = Wal::Open(*direct);
+    ASSERT_TRUE(wal.ok());
+    for (int i = 0; i < 12; ++i) {
+      std::vector<Entry> e = MakeEntries(absl::StrCat("c", i), 1000);
+      const Record recs[] = {Record::Entries("t", 1, e)};
+      ASSERT_TRUE((*wal)->Append(recs).ok()) << i;
+      AppendTo(&want, Expected("t", 1, e));
+    }
+    EXPECT_GT((*wal)->CurrentSegment(), 2u);  // rotated after the fallback
+  }
+  EXPECT_EQ(direct_writes, 2);  // no direct write after the refused one
+  EXPECT_TRUE(logs.Contains("refused a direct write"));
+  Replayed r = ReplayDir(d.wal());
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.lines, want);
+}
+
 // A commit torn anywhere (cut short, or its blocks left as zeros) loses only itself; the next
 // open truncates it and writes on in a new segment.
 TEST(WalTest, DirectIoTornCommitIsTruncated) {
