@@ -51,8 +51,9 @@ TEST(MemoryTrimTest, FreedArenaMemoryLeavesTheProcess) {
 #endif
 }
 
-// The background trim runs once requests stop for a moment (not immediately, not never).
-TEST(MemoryTrimTest, RequestedTrimHappensOnceRequestsStop) {
+// A requested trim happens on the background thread, with no further call (here at once:
+// the freed memory is more than the growth the trimmer waits out).
+TEST(MemoryTrimTest, RequestedTrimHappensInTheBackground) {
 #if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
   GTEST_SKIP() << "glibc's allocator is not the one in use";
 #else

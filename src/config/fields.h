@@ -477,7 +477,7 @@ void IngesterConfig::Fields(V& v) {
            .norn_only = true});
   v.Field("head_compaction_threshold", &S::head_compaction_threshold,
           {.doc = "When the head blocks of all streams take more memory than this, a push "
-                  "compresses the head of the stream it appends to in memory (once 8 KiB of it "
+                  "compresses the head of the stream it appends to in memory (once 4 KiB of it "
                   "are not compressed yet); the head keeps filling and is cut at "
                   "chunk_block_size as usual, so chunks do not change. Cuts ingester memory "
                   "with many slowly filling streams by about the compression ratio. 0 never "
@@ -486,7 +486,7 @@ void IngesterConfig::Fields(V& v) {
            .norn_only = true});
   v.Field("head_memory_budget", &S::head_memory_budget,
           {.doc = "When the head blocks of all streams take more memory than this, a push "
-                  "compresses the head of the stream it appends to (once it holds 8 KiB) "
+                  "cuts the head of the stream it appends to into a block (once it holds 8 KiB) "
                   "instead of waiting for chunk_block_size: bounds ingester memory with many "
                   "slowly filling streams, at the price of smaller blocks (budget / active "
                   "streams is roughly the block size left). 0 (default) never does, as Loki.",

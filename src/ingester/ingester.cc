@@ -508,9 +508,9 @@ absl::Status Ingester::CountHead(Stream& s) {
     head = open->HeadMemoryBytes();
   }
   auto recount = [&](uint64_t now) {
-    const int64_t delta = static_cast<int64_t>(now) - static_cast<int64_t>(s.counted_head_bytes);
-    s.counted_head_bytes = now;
-    return head_bytes_.fetch_add(delta) + delta;
+    const int64_t delta = static_cast<int64_t>(now) - static_cast<int64_t>(s.counted_head_memory);
+    s.counted_head_memory = now;
+    return head_memory_.fetch_add(delta) + delta;
   };
   int64_t total = recount(head);
   if (open == nullptr)
@@ -622,8 +622,8 @@ absl::Status Ingester::Sweep(bool immediate) {
         if (due && head.chunk->Stats().entries > 0) {
           RETURN_IF_ERROR(head.chunk->Close());
           head.closed = true;
-          head_bytes_.fetch_sub(static_cast<int64_t>(s->counted_head_bytes));
-          s->counted_head_bytes = 0;
+          head_memory_.fetch_sub(static_cast<int64_t>(s->counted_head_memory));
+          s->counted_head_memory = 0;
           M().chunks_flushed.WithLabels({immediate ? "forced" : "idle_or_age"}).Inc();
         }
       }

@@ -166,7 +166,7 @@ class Ingester : public IngesterClient {
   // Called (under the stream's lock) when the push path closes a full chunk: counts its bytes
   // and wakes the flush loop once early_flush_bytes are waiting.
   void NoteClosedChunk(uint64_t compressed_bytes);
-  // Updates head_bytes_ with the memory of `s`'s open head (s->mu held); over
+  // Updates head_memory_ with the memory of `s`'s open head (s->mu held); over
   // head_compaction_threshold compacts it, over head_memory_budget cuts it.
   absl::Status CountHead(Stream& s);
 
@@ -176,7 +176,7 @@ class Ingester : public IngesterClient {
   std::condition_variable_any wake_cv_;
   std::atomic<uint64_t> closed_unflushed_bytes_{0};
   // Memory of the open head blocks of all streams (as last counted per stream).
-  std::atomic<int64_t> head_bytes_{0};
+  std::atomic<int64_t> head_memory_{0};
   uint64_t index_seq_ = 0;  // Guarded by flush_mu_.
   absl::Time last_checkpoint_;
   FlushStats stats_;  // Guarded by flush_mu_.

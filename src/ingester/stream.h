@@ -51,9 +51,9 @@ class Stream {
   std::deque<ChunkDesc> chunks;                     // Guarded by mu; oldest first.
   int64_t newest_ts = INT64_MIN;                    // Guarded by mu.
   absl::Time last_push;                             // Guarded by mu.
-  // This stream's share of Ingester::head_bytes_ (its open chunk's HeadMemoryBytes() when last
+  // This stream's share of Ingester::head_memory_ (its open chunk's HeadMemoryBytes() when last
   // counted). Guarded by mu.
-  uint64_t counted_head_bytes = 0;
+  uint64_t counted_head_memory = 0;
   validation::TokenBucket& rate_limiter() { return rate_limiter_; }  // Guarded by mu.
   // True once a series record for this stream is durable in the WAL; until then every push to
   // it logs the series record again so acknowledged entries never replay without their labels.

@@ -52,10 +52,8 @@ class LogCollector : public EntrySink {
         continue;
       Fingerprint h = sp->builder().Hash();
       auto [it, inserted] = ids_.try_emplace(h, static_cast<uint32_t>(labels_.size()));
-      if (inserted) {
+      if (inserted)
         labels_.push_back(sp->builder().CachedLabels());
-        hashes_.push_back(h);
-      }
       Add(e.ts_ns, it->second, out);
     }
     return true;
@@ -67,15 +65,16 @@ class LogCollector : public EntrySink {
   void MergeFrom(LogCollector& other) {
     lines_processed_ += other.lines_processed_;
     bytes_processed_ += other.bytes_processed_;
-    for (Candidate& c : other.heap_) {
-      auto [it, inserted] = ids_.try_emplace(other.hashes_[c.stream],
-                                             static_cast<uint32_t>(labels_.size()));
-      if (inserted) {
-        labels_.push_back(other.labels_[c.stream]);
-        hashes_.push_back(other.hashes_[c.stream]);
-      }
-      Add(c.ts, it->second, c.line);
+    // other's stream ids -> ours (the same labels get the same id).
+    std::vector<uint32_t> ids(other.labels_.size());
+    for (const auto& [h, other_id] : other.ids_) {
+      auto [it, inserted] = ids_.try_emplace(h, static_cast<uint32_t>(labels_.size()));
+      if (inserted)
+        labels_.push_back(std::move(other.labels_[other_id]));
+      ids[other_id] = it->second;
     }
+    for (Candidate& c : other.heap_)
+      Add(c.ts, ids[c.stream], c.line);
     other.heap_.clear();
   }
 
@@ -185,7 +184,6 @@ class LogCollector : public EntrySink {
   std::vector<Candidate> heap_;
   absl::flat_hash_map<Fingerprint, uint32_t> ids_;
   std::vector<Labels> labels_;
-  std::vector<Fingerprint> hashes_;  // per labels_ entry: its key in ids_
 };
 
 }  // namespace

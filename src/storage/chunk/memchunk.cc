@@ -57,7 +57,8 @@ MemChunk::MemChunk(ChunkOptions options)
     options_.block_size = kDefaultBlockSize;
 }
 
-// Compacted head frames: compressed once and read back once (at the cut), so a fast codec.
+// Compacted head frames are compressed for memory, so zstd: the ratio matters more than speed
+// (LZ4 frames left many-streams ingest at 336 instead of 296 MB peak RSS).
 constexpr Encoding kHeadFrameEncoding = Encoding::kZstd;
 
 uint32_t MemChunk::HeadArena::Append(std::string_view bytes) {
@@ -83,7 +84,7 @@ uint32_t MemChunk::HeadArena::Append(std::string_view bytes) {
 }
 
 absl::StatusOr<std::string_view> MemChunk::HeadArena::Get(uint32_t offset, uint32_t len,
-                                                          std::string* scratch) const {
+                                                          FrameCache* cache) const {
   if (len == 0)
     return std::string_view();
   if (offset >= compacted_) {
@@ -98,9 +99,13 @@ absl::StatusOr<std::string_view> MemChunk::HeadArena::Get(uint32_t offset, uint3
   if (frame == frames_.begin())
     return absl::InternalError("head arena offset out of range");
   --frame;
-  RETURN_IF_ERROR(
-      GetCodec(kHeadFrameEncoding)->Decompress(frame->compressed, frame->raw_size, scratch));
-  return std::string_view(*scratch).substr(offset - frame->start, len);
+  const size_t index = static_cast<size_t>(frame - frames_.begin());
+  if (cache->frame != index) {
+    RETURN_IF_ERROR(GetCodec(kHeadFrameEncoding)
+                        ->Decompress(frame->compressed, frame->raw_size, &cache->bytes));
+    cache->frame = index;
+  }
+  return std::string_view(cache->bytes).substr(offset - frame->start, len);
 }
 
 absl::StatusOr<std::string_view> MemChunk::HeadArena::All(std::string* buf) const {
@@ -164,11 +169,11 @@ MemChunk& MemChunk::operator=(MemChunk&&) noexcept = default;
 
 absl::StatusOr<bool> MemChunk::IsDuplicate(int64_t ts, std::string_view line) {
   if (!head_.empty() && ts <= head_max_) {
-    std::string scratch;  // only for lines in compacted frames
+    HeadArena::FrameCache frame;  // only for lines in compacted frames
     auto same = [&](const HeadEntry& e) -> absl::StatusOr<bool> {
       if (e.ts != ts || e.line_len != line.size())
         return false;
-      ASSIGN_OR_RETURN(std::string_view stored, head_arena_.Get(e.line_off, e.line_len, &scratch));
+      ASSIGN_OR_RETURN(std::string_view stored, head_arena_.Get(e.line_off, e.line_len, &frame));
       return stored == line;
     };
     auto it = head_sorted_ ? std::lower_bound(head_.begin(), head_.end(), ts,

@@ -202,12 +202,17 @@ class MemChunk {
   // line or metadata value never spans two segments or frames.
   class HeadArena {
    public:
+    // A decompressed frame, kept between look-ups so bytes of one frame decompress it once.
+    // Valid until the arena changes.
+    struct FrameCache {
+      size_t frame = SIZE_MAX;
+      std::string bytes;
+    };
     // Copies `bytes` into the arena; returns their offset.
     uint32_t Append(std::string_view bytes);
     // The bytes at [offset, offset + len), which one Append stored (or a part of them): a view
-    // into a segment, or for compacted bytes into `*scratch`, which receives their frame.
-    absl::StatusOr<std::string_view> Get(uint32_t offset, uint32_t len,
-                                         std::string* scratch) const;
+    // into a segment, or for compacted bytes into `cache`, which then holds their frame.
+    absl::StatusOr<std::string_view> Get(uint32_t offset, uint32_t len, FrameCache* cache) const;
     // Every stored byte, contiguous and starting at offset 0: a view into the only segment or
     // into `*buf`.
     absl::StatusOr<std::string_view> All(std::string* buf) const;

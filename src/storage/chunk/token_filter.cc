@@ -194,13 +194,6 @@ void InsertAll(std::span<const std::string_view> lines, uint64_t* words, size_t 
   }
 }
 
-double FillOf(const std::vector<uint64_t>& words) {
-  uint64_t ones = 0;
-  for (uint64_t w : words)
-    ones += static_cast<uint64_t>(std::popcount(w));
-  return static_cast<double>(ones) / static_cast<double>(words.size() * 64);
-}
-
 }  // namespace
 
 void TokenFilter::Adopt(std::vector<uint64_t> words, uint32_t num_hashes) {
@@ -242,30 +235,28 @@ TokenFilter TokenFilter::Build(std::span<const std::string_view> lines, size_t b
     return f;
   }
 
+  f.Adopt(std::move(bits), 1);
+
   // Estimate the number of distinct n-grams from the fill of the k=1 filter (linear counting),
   // then resize when the budget is generous: more bits than ~10 per n-gram buy little.
   const double m = static_cast<double>(words * 64);
-  const double fill = FillOf(bits);
+  const double fill = f.FillRatio();
   if (fill > kMaxUsefulFill)
-    return f;
+    return TokenFilter();
   const double n = std::max(1.0, -m * std::log1p(-fill));
   const double bits_per_gram = m / n;
-  if (bits_per_gram < 2.0) {
-    f.Adopt(std::move(bits), 1);  // k=1 is optimal below ~1.4 bits/gram; close enough to 2
-    return f;
-  }
+  if (bits_per_gram < 2.0)
+    return f;  // k=1 is optimal below ~1.4 bits/gram; close enough to 2
   const double target_bits = std::min(m, kMaxBitsPerGram * n);
   const size_t new_words = std::max<size_t>(1, static_cast<size_t>(std::ceil(target_bits / 64)));
   const double bpg = static_cast<double>(new_words * 64) / n;
   const uint32_t k =
       std::clamp<uint32_t>(static_cast<uint32_t>(std::lround(bpg * 0.6931)), 1, kMaxHashes);
-  if (k == 1 && new_words == words) {
-    f.Adopt(std::move(bits), 1);
+  if (k == 1 && new_words == words)
     return f;
-  }
-  bits.assign(new_words, 0);
-  InsertAll(lines, bits.data(), new_words, k);
-  f.Adopt(std::move(bits), k);
+  std::vector<uint64_t> resized(new_words, 0);
+  InsertAll(lines, resized.data(), new_words, k);
+  f.Adopt(std::move(resized), k);
   return f;
 }
 

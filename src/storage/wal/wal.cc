@@ -601,8 +601,8 @@ absl::Status Wal::CreateSegment(uint64_t segment) {
       metrics_->disk_full.Inc();
     return ErrnoStatus(err, absl::StrCat("create segment ", name));
   }
-  // Appends go through a second descriptor opened with O_DIRECT when the filesystem allows
-  // it; the header block's bytes 8..4095 stay a zero hole that readers skip.
+  // Appends go through the segment reopened with O_DIRECT when the filesystem allows it; the
+  // header block's bytes 8..4095 stay a zero hole that readers skip.
   direct_ = false;
   data_start_ = kSegmentHeaderSize;
   if (options_.direct_io && !direct_refused_) {

@@ -16,7 +16,6 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -207,25 +206,31 @@ WalOptions Options(const std::string& dir, metrics::Registry* reg) {
   o.dir = dir;
   o.registry = reg;
   o.compress_frames = true;  // Exercise the compressed path; tests needing plain frames opt out.
-  // Buffered writes: these tests check exact file layouts. DirectIo* tests cover O_DIRECT.
+  // Buffered writes: these tests check exact file layouts. WalDirectIoTest covers O_DIRECT.
   o.direct_io = false;
   return o;
 }
 
-// Options for the O_DIRECT writer, or nullopt where the filesystem of `dir` refuses O_DIRECT.
-std::optional<WalOptions> DirectOptions(const std::string& dir) {
-  WalOptions o = Options(dir, nullptr);
-  o.direct_io = true;
-  o.compress_frames = false;  // the production default
-  fs::create_directories(dir);
-  const std::string probe = dir + "/.direct-probe";
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_DIRECT, 0644);
-  if (fd < 0)
-    return std::nullopt;
-  ::close(fd);
-  ::unlink(probe.c_str());
-  return o;
-}
+// Tests of the O_DIRECT writer in `d_`, with `direct_` its options; skipped where the
+// filesystem of the test directory refuses O_DIRECT.
+class WalDirectIoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    direct_ = Options(d_.wal(), nullptr);
+    direct_.direct_io = true;
+    direct_.compress_frames = false;  // the production default
+    fs::create_directories(d_.wal());
+    const std::string probe = d_.wal() + "/.direct-probe";
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_DIRECT, 0644);
+    if (fd < 0)
+      GTEST_SKIP() << "the filesystem of " << d_.wal() << " refuses O_DIRECT";
+    ::close(fd);
+    ::unlink(probe.c_str());
+  }
+
+  TempDir d_;
+  WalOptions direct_;
+};
 
 const Labels kLabels{{"app", "api"}, {"env", "prod"}, {"note", "日本語"}};
 
@@ -295,14 +300,10 @@ TEST(WalTest, AppendReplayRoundTrip) {
 // O_DIRECT segments: frames start at the first block, every commit ends on a block boundary,
 // and the padding is invisible to replay, also across reopens (which start a new segment) and
 // segments written without direct I/O.
-TEST(WalTest, DirectIoSegmentsPadCommitsToBlocksAndReplay) {
-  TempDir d;
-  std::optional<WalOptions> direct = DirectOptions(d.wal());
-  if (!direct)
-    GTEST_SKIP() << "the filesystem of " << d.wal() << " refuses O_DIRECT";
+TEST_F(WalDirectIoTest, SegmentsPadCommitsToBlocksAndReplay) {
   std::vector<std::string> want;
   {
-    auto wal = Wal::Open(Options(d.wal(), nullptr));  // buffered first
+    auto wal = Wal::Open(Options(d_.wal(), nullptr));  // buffered first
     ASSERT_TRUE(wal.ok());
     std::vector<Entry> e = MakeEntries("buffered", 5);
     const Record recs[] = {Record::Series("t", 7, kLabels), Record::Entries("t", 7, e)};
@@ -310,7 +311,7 @@ TEST(WalTest, DirectIoSegmentsPadCommitsToBlocksAndReplay) {
     AppendTo(&want, Expected("t", 7, e));
   }
   for (int reopen = 0; reopen < 2; ++reopen) {
-    auto wal = Wal::Open(*direct);
+    auto wal = Wal::Open(direct_);
     ASSERT_TRUE(wal.ok()) << wal.status();
     const uint64_t segment = (*wal)->CurrentSegment();
     EXPECT_EQ(segment, 2u + static_cast<uint64_t>(reopen));  // never resumes a segment
@@ -322,21 +323,21 @@ TEST(WalTest, DirectIoSegmentsPadCommitsToBlocksAndReplay) {
       const Record recs[] = {Record::Entries("t", 7, e)};
       ASSERT_TRUE((*wal)->Append(recs).ok());
       AppendTo(&want, Expected("t", 7, e));
-      const std::string seg = d.wal() + "/" + SegmentName(segment);
+      const std::string seg = d_.wal() + "/" + SegmentName(segment);
       EXPECT_EQ(FileSize(seg) % kPaddingBlock, 0u) << i;
       const std::string head = ReadFile(seg).substr(0, kPaddingBlock);
       EXPECT_EQ(head.substr(0, kSegmentHeaderSize), kSegmentMagic);
       EXPECT_EQ(head.find_first_not_of('\0', kSegmentHeaderSize), std::string::npos);
     }
     ASSERT_TRUE((*wal)->Close().ok());
-    Replayed r = ReplayDir(d.wal());
+    Replayed r = ReplayDir(d_.wal());
     ASSERT_TRUE(r.status.ok()) << r.status;
     EXPECT_EQ(r.lines, want);
     EXPECT_EQ(r.stats.torn_bytes, 0u);
   }
   // A buffered writer resumes after the padding of a direct segment.
   {
-    auto wal = Wal::Open(Options(d.wal(), nullptr));
+    auto wal = Wal::Open(Options(d_.wal(), nullptr));
     ASSERT_TRUE(wal.ok());
     EXPECT_EQ((*wal)->CurrentSegment(), 3u);
     std::vector<Entry> e = MakeEntries("buffered-again", 3);
@@ -344,29 +345,25 @@ TEST(WalTest, DirectIoSegmentsPadCommitsToBlocksAndReplay) {
     ASSERT_TRUE((*wal)->Append(recs).ok());
     AppendTo(&want, Expected("t", 7, e));
   }
-  Replayed r = ReplayDir(d.wal());
+  Replayed r = ReplayDir(d_.wal());
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.lines, want);
 }
 
 // A filesystem that opens files with O_DIRECT but refuses the writes: the commit is written
 // through the page cache instead, nothing fails, and later segments stay buffered.
-TEST(WalTest, DirectIoRefusedByTheFilesystemFallsBackToBuffered) {
-  TempDir d;
-  std::optional<WalOptions> direct = DirectOptions(d.wal());
-  if (!direct)
-    GTEST_SKIP() << "the filesystem of " << d.wal() << " refuses O_DIRECT";
+TEST_F(WalDirectIoTest, RefusedByTheFilesystemFallsBackToBuffered) {
   int direct_writes = 0;
-  direct->fault_injector = [&](IoOp op) {
+  direct_.fault_injector = [&](IoOp op) {
     if (op != IoOp::kDirectWrite)
       return 0;
     return ++direct_writes == 2 ? EINVAL : 0;
   };
-  direct->segment_size = 64 << 10;
+  direct_.segment_size = 64 << 10;
   LogCapture logs;
   std::vector<std::string> want;
   {
-    auto wal = Wal::Open(*direct);
+    auto wal = Wal::Open(direct_);
     ASSERT_TRUE(wal.ok());
     for (int i = 0; i < 12; ++i) {
       std::vector<Entry> e = MakeEntries(absl::StrCat("c", i), 1000);
@@ -378,22 +375,18 @@ TEST(WalTest, DirectIoRefusedByTheFilesystemFallsBackToBuffered) {
   }
   EXPECT_EQ(direct_writes, 2);  // no direct write after the refused one
   EXPECT_TRUE(logs.Contains("refused a direct write"));
-  Replayed r = ReplayDir(d.wal());
+  Replayed r = ReplayDir(d_.wal());
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.lines, want);
 }
 
 // A commit torn anywhere (cut short, or its blocks left as zeros) loses only itself; the next
 // open truncates it and writes on in a new segment.
-TEST(WalTest, DirectIoTornCommitIsTruncated) {
-  TempDir d;
-  std::optional<WalOptions> direct = DirectOptions(d.wal());
-  if (!direct)
-    GTEST_SKIP() << "the filesystem of " << d.wal() << " refuses O_DIRECT";
-  const std::string seg = d.wal() + "/" + SegmentName(1);
+TEST_F(WalDirectIoTest, TornCommitIsTruncated) {
+  const std::string seg = d_.wal() + "/" + SegmentName(1);
   std::vector<std::string> base;
   {
-    auto wal = Wal::Open(*direct);
+    auto wal = Wal::Open(direct_);
     ASSERT_TRUE(wal.ok());
     for (int i = 0; i < 4; ++i) {
       std::vector<Entry> e = MakeEntries(absl::StrCat("keep", i), 3 + i * 40);
@@ -405,14 +398,13 @@ TEST(WalTest, DirectIoTornCommitIsTruncated) {
   const uint64_t s1 = FileSize(seg);
   ASSERT_EQ(s1 % kPaddingBlock, 0u);
   {
-    std::optional<WalOptions> again = DirectOptions(d.wal());
-    auto wal = Wal::Open(*again);  // opens segment 2; move the lost commit into segment 1
+    auto wal = Wal::Open(direct_);  // opens segment 2; move the lost commit into segment 1
     ASSERT_TRUE(wal.ok());
     std::vector<Entry> e = MakeEntries("lost", 800);
     const Record recs[] = {Record::Entries("t", 1, e)};
     ASSERT_TRUE((*wal)->Append(recs).ok());
   }
-  const std::string seg2 = d.wal() + "/" + SegmentName(2);
+  const std::string seg2 = d_.wal() + "/" + SegmentName(2);
   const std::string lost = ReadFile(seg2).substr(kPaddingBlock);
   ASSERT_GT(lost.size(), 2 * kPaddingBlock);
   fs::remove(seg2);
@@ -430,15 +422,15 @@ TEST(WalTest, DirectIoTornCommitIsTruncated) {
   AppendTo(&want_after, Expected("t", 1, more));
   for (size_t k = 0; k < cuts.size(); ++k) {
     SCOPED_TRACE(absl::StrCat("case ", k, " size ", cuts[k].size()));
-    for (uint64_t s : Segments(d.wal()))
+    for (uint64_t s : Segments(d_.wal()))
       if (s > 1)
-        fs::remove(d.wal() + "/" + SegmentName(s));
+        fs::remove(d_.wal() + "/" + SegmentName(s));
     WriteFile(seg, cuts[k]);
-    Replayed r = ReplayDir(d.wal());
+    Replayed r = ReplayDir(d_.wal());
     ASSERT_TRUE(r.status.ok()) << r.status;
     EXPECT_EQ(r.lines, base);
     EXPECT_EQ(r.stats.torn_bytes, cuts[k].size() - s1);
-    AppendThenReplay(*direct, more, want_after, [&] {
+    AppendThenReplay(direct_, more, want_after, [&] {
       EXPECT_EQ(FileSize(seg), s1);  // the torn commit is gone
     });
   }
