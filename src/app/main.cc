@@ -8,12 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "app/app.h"
-#include "common/strings.h"
 #include "common/build_info.h"
 #include "common/logging.h"
 #include "common/memory_trim.h"
 #include "common/metrics.h"
 #include "common/process_metrics.h"
+#include "common/strings.h"
 #include "config/config.h"
 #include "config/flags.h"
 

@@ -1,5 +1,7 @@
 #include "common/memory_trim.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -7,8 +9,6 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
-
-#include <unistd.h>
 
 #ifdef __GLIBC__
 #include <malloc.h>

@@ -62,14 +62,16 @@ TEST(MemoryTrimTest, RequestedTrimHappensInTheBackground) {
   std::vector<char*> kept = FragmentAnArena();
   const long freed = ResidentBytes();
   ASSERT_GT(freed, before + (80l << 20));
-  for (int i = 0; i < 5; ++i) RequestMemoryTrim();
+  for (int i = 0; i < 5; ++i)
+    RequestMemoryTrim();
   long now = freed;
   for (int waited_ms = 0; waited_ms < 10000 && now > before + (40l << 20); waited_ms += 50) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     now = ResidentBytes();
   }
   EXPECT_LT(now, before + (40l << 20)) << "before " << before << " freed " << freed;
-  for (char* p : kept) free(p);
+  for (char* p : kept)
+    free(p);
 #endif
 }
 

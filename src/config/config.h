@@ -363,9 +363,9 @@ struct IngesterConfig {
   absl::Duration chunk_idle_period = absl::Minutes(30);
   absl::Duration chunk_retain_period = absl::ZeroDuration();
   absl::Duration flush_check_period = absl::Seconds(30);
-  uint64_t early_flush_bytes = uint64_t{32} << 20;   // Norn extension
+  uint64_t early_flush_bytes = uint64_t{32} << 20;          // Norn extension
   uint64_t head_compaction_threshold = uint64_t{64} << 20;  // Norn extension
-  uint64_t head_memory_budget = 0;                   // Norn extension
+  uint64_t head_memory_budget = 0;                          // Norn extension
   absl::Duration flush_op_timeout = absl::Minutes(10);
   int concurrent_flushes = 32;
   int max_transfer_retries = 0;

@@ -234,11 +234,12 @@ absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> ReadCandidateBlocks(
   const uint64_t tail_start = size - tail_len;
   ASSIGN_OR_RETURN(std::string tail_bytes, store.GetRange(key, tail_start, tail_len));
   *bytes_read += tail_bytes.size();
-  if (tail_bytes.size() != tail_len) return absl::DataLossError("short read of the chunk's tail");
+  if (tail_bytes.size() != tail_len)
+    return absl::DataLossError("short read of the chunk's tail");
   auto tail = std::make_shared<const std::string>(std::move(tail_bytes));
-  ASSIGN_OR_RETURN(chunk::IndexLocation loc,
-                   chunk::ParseTrailer(std::string_view(*tail).substr(tail_len - chunk::kTrailerSize),
-                                       size));
+  ASSIGN_OR_RETURN(
+      chunk::IndexLocation loc,
+      chunk::ParseTrailer(std::string_view(*tail).substr(tail_len - chunk::kTrailerSize), size));
   // The block filters view the index bytes (no copy); `index_owner` keeps them alive.
   std::shared_ptr<const std::string> index_owner = tail;
   std::string_view index_bytes;
@@ -264,7 +265,8 @@ absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> ReadCandidateBlocks(
   }
   // A chunk smaller than the tail read is all in hand already.
   std::shared_ptr<const std::string> whole;
-  if (tail_start == 0) whole = tail;
+  if (tail_start == 0)
+    whole = tail;
   // Otherwise adjacent candidate blocks are read together (blocks are contiguous in the object).
   std::vector<std::shared_ptr<const chunk::Block>> blocks;
   size_t i = 0;

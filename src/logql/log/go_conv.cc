@@ -85,14 +85,16 @@ bool ParseSimpleDecimal(std::string_view s, double* out) {
                                       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
   size_t i = 0;
   const bool neg = s[0] == '-';
-  if (s[0] == '-' || s[0] == '+') i = 1;
+  if (s[0] == '-' || s[0] == '+')
+    i = 1;
   uint64_t m = 0;
   int digits = 0, frac = 0;
   bool dot = false;
   for (; i < s.size(); ++i) {
     const char c = s[i];
     if (c >= '0' && c <= '9') {
-      if (++digits > 15) return false;
+      if (++digits > 15)
+        return false;
       m = m * 10 + static_cast<uint64_t>(c - '0');
       frac += dot;
     } else if (c == '.' && !dot && digits > 0) {
@@ -101,7 +103,8 @@ bool ParseSimpleDecimal(std::string_view s, double* out) {
       return false;
     }
   }
-  if (digits == 0 || (dot && frac == 0)) return false;
+  if (digits == 0 || (dot && frac == 0))
+    return false;
   const double v = static_cast<double>(m) / kPow10[frac];
   *out = neg ? -v : v;
   return true;
@@ -114,7 +117,8 @@ bool GoParseFloat(std::string_view s, double* out, std::string* err) {
     FloatError(s, "invalid syntax", err);
     return false;
   }
-  if (ParseSimpleDecimal(s, out)) return true;
+  if (ParseSimpleDecimal(s, out))
+    return true;
   // Specials: [+-]inf, [+-]infinity, nan (case-insensitive), consuming the whole string.
   {
     std::string_view t = s;

@@ -1,12 +1,12 @@
 #include "logql/log/label_filter.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "logql/log/go_conv.h"
 #include "logql/log/labels_builder.h"
@@ -128,13 +128,16 @@ TEST(GoConvTest, ParseFloatDecimalsAgreeWithStrtod) {
   std::mt19937_64 rng(3);
   for (int i = 0; i < 200000; ++i) {
     std::string s;
-    if (rng() % 4 == 0) s.push_back(rng() % 2 ? '-' : '+');
+    if (rng() % 4 == 0)
+      s.push_back(rng() % 2 ? '-' : '+');
     const int int_digits = 1 + static_cast<int>(rng() % 17);
-    for (int k = 0; k < int_digits; ++k) s.push_back(static_cast<char>('0' + rng() % 10));
+    for (int k = 0; k < int_digits; ++k)
+      s.push_back(static_cast<char>('0' + rng() % 10));
     if (rng() % 2) {
       s.push_back('.');
       const int frac_digits = 1 + static_cast<int>(rng() % 17);
-      for (int k = 0; k < frac_digits; ++k) s.push_back(static_cast<char>('0' + rng() % 10));
+      for (int k = 0; k < frac_digits; ++k)
+        s.push_back(static_cast<char>('0' + rng() % 10));
     }
     double got = 0;
     std::string err;

@@ -292,7 +292,8 @@ void LabelsBuilder::BuildScratch(bool grouped) {
   if (grouped && !group_without_) {
     // `by`: look up the few grouping names instead of sorting and filtering every label.
     for (const auto& [name, sig] : groups_sorted_) {
-      if (auto value = Get(name, sig)) scratch_.emplace_back(name, *value);
+      if (auto value = Get(name, sig))
+        scratch_.emplace_back(name, *value);
     }
     return;
   }

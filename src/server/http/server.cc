@@ -177,7 +177,8 @@ class HttpServer::Impl {
     if (shutting_down_.exchange(true)) return;
     asio::post(accept_strand_, [this] {
       boost::system::error_code ec;
-      if (acceptor_) acceptor_->close(ec);
+      if (acceptor_)
+        acceptor_->close(ec);
     });
     // Close idle keep-alive connections; busy ones close after their current response.
     CloseConnections(/*only_idle=*/true);

@@ -176,9 +176,10 @@ absl::StatusOr<bool> MemChunk::IsDuplicate(int64_t ts, std::string_view line) {
       ASSIGN_OR_RETURN(std::string_view stored, head_arena_.Get(e.line_off, e.line_len, &frame));
       return stored == line;
     };
-    auto it = head_sorted_ ? std::lower_bound(head_.begin(), head_.end(), ts,
-                                              [](const HeadEntry& e, int64_t t) { return e.ts < t; })
-                           : head_.begin();
+    auto it = head_sorted_
+                  ? std::lower_bound(head_.begin(), head_.end(), ts,
+                                     [](const HeadEntry& e, int64_t t) { return e.ts < t; })
+                  : head_.begin();
     for (; it != head_.end() && (!head_sorted_ || it->ts == ts); ++it) {
       ASSIGN_OR_RETURN(bool dup, same(*it));
       if (dup)
@@ -253,16 +254,16 @@ absl::StatusOr<std::vector<EntryView>> MemChunk::SortedHeadViews(std::vector<Lab
   labels->clear();
   labels->reserve(head_labels_.size());
   for (const HeadLabel& h : head_labels_) {
-    labels->push_back(LabelView{all.substr(h.name_off, h.name_len),
-                                all.substr(h.value_off, h.value_len)});
+    labels->push_back(
+        LabelView{all.substr(h.name_off, h.name_len), all.substr(h.value_off, h.value_len)});
   }
   std::vector<EntryView> views;
   views.reserve(head_.size());
   for (size_t i = 0; i < head_.size(); ++i) {
     const HeadEntry& e = head_[i];
     // An entry's metadata runs up to where the next entry's begins.
-    const uint32_t meta_end = i + 1 < head_.size() ? head_[i + 1].meta_begin
-                                                   : static_cast<uint32_t>(head_labels_.size());
+    const uint32_t meta_end =
+        i + 1 < head_.size() ? head_[i + 1].meta_begin : static_cast<uint32_t>(head_labels_.size());
     views.push_back(EntryView{
         e.ts, all.substr(e.line_off, e.line_len),
         std::span<const LabelView>(labels->data() + e.meta_begin, meta_end - e.meta_begin)});

@@ -357,10 +357,10 @@ TEST(MemChunkTest, CompactedHeadReadsAndEncodesAsBefore) {
     EXPECT_GT(compactions, 30u);
     // Entries in compacted frames and in the segments after them are recognised again.
     ASSERT_TRUE(compacted.CompactHead().ok());
-    ASSERT_TRUE(compacted.Append(entries.back().timestamp_ns + 1, "after the last compaction", {})
-                    .ok());
-    ASSERT_TRUE(plain.Append(entries.back().timestamp_ns + 1, "after the last compaction", {})
-                    .ok());
+    ASSERT_TRUE(
+        compacted.Append(entries.back().timestamp_ns + 1, "after the last compaction", {}).ok());
+    ASSERT_TRUE(
+        plain.Append(entries.back().timestamp_ns + 1, "after the last compaction", {}).ok());
     const size_t in_head = compacted.head_entries() - 1;
     ASSERT_GT(in_head, 10u);
     for (size_t k = entries.size() - in_head; k < entries.size(); k += 3) {

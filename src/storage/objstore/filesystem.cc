@@ -103,7 +103,8 @@ size_t DirectoryPrefixLength(std::string_view key) {
   size_t end = 0;
   for (int level = 0; level < kDirectoryLevels; ++level) {
     const size_t slash = key.find('/', end);
-    if (slash == std::string_view::npos) break;
+    if (slash == std::string_view::npos)
+      break;
     end = slash + 1;
   }
   return end;
@@ -144,7 +145,8 @@ std::string Unescape(std::string_view name) {
 std::string KeyForRelativePath(std::string_view rel) {
   const size_t dirs = DirectoryPrefixLength(rel);
   const std::string_view name = rel.substr(dirs);
-  if (name.find('/') != std::string_view::npos) return std::string(rel);  // legacy
+  if (name.find('/') != std::string_view::npos)
+    return std::string(rel);  // legacy
   return absl::StrCat(AV(rel.substr(0, dirs)), Unescape(name));
 }
 
@@ -164,11 +166,14 @@ std::string FilesystemObjectClient::LegacyPathFor(std::string_view key) const {
 int FilesystemObjectClient::OpenForRead(std::string_view key, std::string* path) const {
   *path = PathFor(key);
   int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0 || errno != ENOENT) return fd >= 0 ? fd : -errno;
+  if (fd >= 0 || errno != ENOENT)
+    return fd >= 0 ? fd : -errno;
   const std::string legacy = LegacyPathFor(key);
-  if (legacy == *path) return -ENOENT;
+  if (legacy == *path)
+    return -ENOENT;
   fd = ::open(legacy.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -ENOENT;  // report the current layout's path
+  if (fd < 0)
+    return -ENOENT;  // report the current layout's path
   *path = legacy;
   return fd;
 }
@@ -194,7 +199,8 @@ absl::Status FilesystemObjectClient::Put(std::string_view key, std::string_view 
   }
   RETURN_IF_ERROR(FsyncPath(dir.string(), O_RDONLY | O_DIRECTORY));
   // An older copy in the legacy layout would only shadow nothing and waste space.
-  if (const std::string legacy = LegacyPathFor(key); legacy != path) ::unlink(legacy.c_str());
+  if (const std::string legacy = LegacyPathFor(key); legacy != path)
+    ::unlink(legacy.c_str());
   return absl::OkStatus();
 }
 
@@ -207,7 +213,8 @@ absl::StatusOr<std::string> FilesystemObjectClient::GetRange(std::string_view ke
   if (auto st = ValidateKey(key); !st.ok()) return st;
   std::string path;
   const int fd = OpenForRead(key, &path);
-  if (fd < 0) return ErrnoStatus(-fd, "open", path);
+  if (fd < 0)
+    return ErrnoStatus(-fd, "open", path);
   struct stat sb;
   if (::fstat(fd, &sb) != 0) {
     int err = errno;
@@ -290,8 +297,9 @@ absl::StatusOr<ListResult> FilesystemObjectClient::List(std::string_view prefix,
   if (ec) return absl::InternalError(absl::StrCat("listing ", start.string(), ": ", ec.message()));
   // stable: of a key in both layouts (a Put that could not remove the legacy copy), the first
   // found is kept; reads prefer the current layout's copy too.
-  std::stable_sort(result.objects.begin(), result.objects.end(),
-                   [](const ObjectAttributes& a, const ObjectAttributes& b) { return a.key < b.key; });
+  std::stable_sort(
+      result.objects.begin(), result.objects.end(),
+      [](const ObjectAttributes& a, const ObjectAttributes& b) { return a.key < b.key; });
   result.objects.erase(std::unique(result.objects.begin(), result.objects.end(),
                                    [](const ObjectAttributes& a, const ObjectAttributes& b) {
                                      return a.key == b.key;
@@ -307,7 +315,8 @@ absl::StatusOr<ListResult> FilesystemObjectClient::List(std::string_view prefix,
 absl::Status FilesystemObjectClient::Delete(std::string_view key) {
   if (auto st = ValidateKey(key); !st.ok()) return st;
   for (const std::string& path : {PathFor(key), LegacyPathFor(key)}) {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "delete", path);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return ErrnoStatus(errno, "delete", path);
     // Remove now-empty parent directories up to the root, as S3 has no directories.
     fs::path dir = fs::path(path).parent_path();
     std::error_code ec;

@@ -88,9 +88,10 @@ TEST_F(FilesystemTest, DeepKeysAreFilesInTwoDirectoryLevels) {
   auto all = client_->List("", "");
   ASSERT_TRUE(all.ok());
   std::vector<std::string> keys;
-  for (const auto& o : all->objects) keys.push_back(o.key);
-  EXPECT_THAT(keys, ElementsAre("a/b/c%2Fd/e%f", "fake/chunks/0123abcd/1-2-3",
-                                "index/index_1/fake/f.idx"));
+  for (const auto& o : all->objects)
+    keys.push_back(o.key);
+  EXPECT_THAT(
+      keys, ElementsAre("a/b/c%2Fd/e%f", "fake/chunks/0123abcd/1-2-3", "index/index_1/fake/f.idx"));
   auto deep = client_->List("fake/chunks/0123", "");
   ASSERT_EQ(deep->objects.size(), 1u);
   EXPECT_EQ(deep->objects[0].key, "fake/chunks/0123abcd/1-2-3");
@@ -116,7 +117,8 @@ TEST_F(FilesystemTest, ObjectsOfTheNestedLayoutStayReachable) {
   auto listed = client_->List("fake/", "");
   ASSERT_TRUE(listed.ok());
   std::vector<std::string> keys;
-  for (const auto& o : listed->objects) keys.push_back(o.key);
+  for (const auto& o : listed->objects)
+    keys.push_back(o.key);
   EXPECT_THAT(keys, ElementsAre("fake/chunks/ab/9-9-9", "fake/chunks/cd/1-1-1"));
   // Replacing moves the object to the current layout.
   ASSERT_TRUE(client_->Put(key, "replaced").ok());

@@ -342,7 +342,8 @@ absl::StatusOr<uint64_t> SkipPadding(FileWindow& win, uint64_t off, uint64_t fil
                                      std::string_view display) {
   if (off % kPaddingBlock == 0)
     return off;
-  const uint64_t boundary = std::min<uint64_t>(file_size, (off / kPaddingBlock + 1) * kPaddingBlock);
+  const uint64_t boundary =
+      std::min<uint64_t>(file_size, (off / kPaddingBlock + 1) * kPaddingBlock);
   absl::StatusOr<std::string_view> gap = win.Read(off, boundary - off, display);
   if (!gap.ok())
     return gap.status();

@@ -214,7 +214,7 @@ class Wal {
   int fd_ = -1;           // -1: the next write creates segment_ + 1.
   bool direct_ = false;   // fd_ has O_DIRECT: writes are whole padding blocks.
   bool direct_refused_ = false;  // The filesystem refused an O_DIRECT write: stay buffered.
-  uint64_t data_start_ = 0;  // Where the current segment's frames begin.
+  uint64_t data_start_ = 0;      // Where the current segment's frames begin.
   uint64_t offset_ = 0;   // Bytes written to the current segment.
   uint64_t durable_ = 0;  // Bytes of it known fdatasync'ed.
   bool dirty_ = false;    // offset_ > durable_.

@@ -236,9 +236,9 @@ const Labels kLabels{{"app", "api"}, {"env", "prod"}, {"note", "日本語"}};
 
 // Opens the WAL in `o.dir` (recovering it), runs `after_open`, appends `more` to stream t/1,
 // closes, and checks that a replay gives exactly `want` with no torn tail.
-void AppendThenReplay(const WalOptions& o, const std::vector<Entry>& more,
-                      const std::vector<std::string>& want,
-                      const std::function<void()>& after_open = [] {}) {
+void AppendThenReplay(
+    const WalOptions& o, const std::vector<Entry>& more, const std::vector<std::string>& want,
+    const std::function<void()>& after_open = [] {}) {
   auto wal = Wal::Open(o);
   ASSERT_TRUE(wal.ok()) << wal.status();
   after_open();
@@ -415,8 +415,9 @@ TEST_F(WalDirectIoTest, TornCommitIsTruncated) {
   ASSERT_GT(frames_end, kPaddingBlock);
   for (uint64_t cut = 1; cut < frames_end; cut += cut < 64 ? 1 : 397)
     cuts.push_back(good + lost.substr(0, cut));
-  cuts.push_back(good + std::string(lost.size(), '\0'));                      // blocks never written
-  cuts.push_back(good + lost.substr(0, kPaddingBlock) + std::string(lost.size() - kPaddingBlock, '\0'));
+  cuts.push_back(good + std::string(lost.size(), '\0'));  // blocks never written
+  cuts.push_back(good + lost.substr(0, kPaddingBlock) +
+                 std::string(lost.size() - kPaddingBlock, '\0'));
   std::vector<Entry> more = MakeEntries("more", 2);
   std::vector<std::string> want_after = base;
   AppendTo(&want_after, Expected("t", 1, more));
