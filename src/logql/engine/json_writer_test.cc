@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -52,6 +55,24 @@ TEST(JsonWriterTest, GoStringEscaping) {
   EXPECT_EQ(Str("bad\xff\xc3"), "\"bad\\ufffd\\ufffd\"");
   EXPECT_EQ(Str("\xe2\x80\xa8"), "\"\\u2028\"");
   EXPECT_EQ(Str("\x1b[31m"), "\"\\u001b[31m\"");
+}
+
+// Every special byte at every position of lines longer than one 16-byte step, so the fast
+// skip over plain bytes hands each one to the escaping code, before and after a step boundary.
+TEST(JsonWriterTest, GoStringEscapingInLongLines) {
+  const std::vector<std::pair<std::string, std::string>> specials = {
+      {"\"", "\\\""},         {"\\", "\\\\"},      {"\n", "\\n"},
+      {"\x01", "\\u0001"},      {"<", "\\u003c"},       {">", "\\u003e"},
+      {"&", "\\u0026"},          {"\xc3\xbc", "\xc3\xbc"}, {"\xff", "\\ufffd"},
+      {"\xe2\x80\xa9", "\\u2029"}, {"\x7f", "\x7f"}};
+  for (const auto& [raw, escaped] : specials) {
+    for (size_t pos = 0; pos < 40; ++pos) {
+      const std::string plain(40, 'x');
+      const std::string line = plain.substr(0, pos) + raw + plain.substr(pos);
+      EXPECT_EQ(Str(line), "\"" + plain.substr(0, pos) + escaped + plain.substr(pos) + "\"")
+          << "special " << escaped << " at " << pos;
+    }
+  }
 }
 
 TEST(JsonWriterTest, Shapes) {
