@@ -109,7 +109,18 @@ class LogCollector : public EntrySink {
       s.entries.erase(last, s.entries.end());
       result.push_back(std::move(s));
     }
-    return result;
+    // Streams in the order of their label strings, as Loki answers (and independent of which
+    // stream a parallel read happened to deliver first).
+    std::vector<std::pair<std::string, size_t>> order;
+    order.reserve(result.size());
+    for (size_t i = 0; i < result.size(); ++i)
+      order.emplace_back(result[i].labels.ToString(), i);
+    std::sort(order.begin(), order.end());
+    std::vector<Stream> sorted;
+    sorted.reserve(result.size());
+    for (const auto& [text, i] : order)
+      sorted.push_back(std::move(result[i]));
+    return sorted;
   }
 
  private:
