@@ -96,6 +96,13 @@ namespace {
 
 using internal::EntryBatch;
 
+// A store block of a limit-bound read (SelectParams::max_entries_per_stream), opened only
+// when the merge gets to it; its data is read then, unless an earlier read brought it.
+struct PendingBlock {
+  std::shared_ptr<const chunk::Block> block;
+  const ChunkBlocks* chunk;
+};
+
 struct StreamIterators {
   Labels labels;
   std::vector<std::shared_ptr<const chunk::MemChunk>> store_chunks;  // Keep decoded chunks alive.
@@ -104,7 +111,18 @@ struct StreamIterators {
   // The iterators yield no line bytes (see ReadUnits), which is only done when the chunks
   // cannot hold copies of each other's entries: nothing to de-duplicate.
   bool without_lines = false;
+  // Blocks not opened yet, in the order the merge needs them (by their first entry in the
+  // query direction); pending[next_pending] is the next.
+  std::vector<PendingBlock> pending;
+  size_t next_pending = 0;
+  size_t read_ahead = 2;  // blocks read at once when the next pending one has no data
 };
+
+// Where a pending block's entries start in the query direction.
+int64_t PendingBound(const PendingBlock& p, chunk::Direction direction) {
+  return direction == chunk::Direction::kForward ? p.block->meta().min_ts
+                                                 : p.block->meta().max_ts;
+}
 
 // True when no two of the chunks can hold an entry with the same timestamp.
 bool TimeDisjoint(const std::vector<index::ChunkRef>& chunks) {
@@ -127,14 +145,32 @@ bool TimeDisjoint(const std::vector<index::ChunkRef>& chunks) {
 // returns false when the stream's entries are no longer wanted.
 using EmitFn = absl::FunctionRef<bool(const Labels&, EntryBatch&)>;
 
+// Opens s.pending[s.next_pending] (reading its data if need be), advances next_pending and
+// returns the block's iterator, owned by `s`.
+using OpenPendingFn = absl::FunctionRef<absl::StatusOr<chunk::ChunkIterator*>(StreamIterators&)>;
+
 // `filter` (may be null): entries it rejects are counted as filtered instead of pushed.
+// `max_entries` (0 = all): stop after that many pushed entries, at a change of timestamp.
 absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn emit,
-                          const logql_log::LineFilter* filter, logql_engine::SourceStats& stats,
+                          OpenPendingFn open_pending, const logql_log::LineFilter* filter,
+                          uint32_t max_entries, logql_engine::SourceStats& stats,
                           EntryBatch& batch) {
   const bool forward = direction == chunk::Direction::kForward;
+  // An open iterator at its current entry, or (it == null) the next pending block, which
+  // stands in the heap at the bound of its entries: it is opened when the merge reaches that
+  // bound, before any entry at the same timestamp is taken (so duplicates still meet).
   struct Source {
     chunk::ChunkIterator* it;
     bool from_memory;
+  };
+  auto key = [&s, direction](const Source& x) {
+    return x.it != nullptr ? x.it->entry().timestamp_ns
+                           : PendingBound(s.pending[s.next_pending], direction);
+  };
+  auto later = [forward, &key](const Source& a, const Source& b) {
+    const int64_t ka = key(a), kb = key(b);
+    if (ka != kb) return forward ? ka > kb : ka < kb;
+    return a.it != nullptr && b.it == nullptr;
   };
   std::vector<Source> heap;
   for (size_t i = 0; i < s.iterators.size(); ++i) {
@@ -145,17 +181,31 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
       return it->status();
     }
   }
-  auto later = [forward](const Source& a, const Source& b) {
-    return forward ? a.it->entry().timestamp_ns > b.it->entry().timestamp_ns
-                   : a.it->entry().timestamp_ns < b.it->entry().timestamp_ns;
-  };
+  if (s.next_pending < s.pending.size()) heap.push_back(Source{nullptr, false});
   std::make_heap(heap.begin(), heap.end(), later);
   int64_t last_ts = 0;
   bool have_last = false;
   std::vector<uint64_t> hashes_at_last_ts;
+  uint32_t pushed = 0;
+  int64_t last_pushed_ts = 0;
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);
     Source src = heap.back();
+    if (src.it == nullptr) {
+      heap.pop_back();
+      ASSIGN_OR_RETURN(chunk::ChunkIterator * it, open_pending(s));
+      if (it->Next()) {
+        heap.push_back(Source{it, false});
+        std::push_heap(heap.begin(), heap.end(), later);
+      } else if (!it->status().ok()) {
+        return it->status();
+      }
+      if (s.next_pending < s.pending.size()) {
+        heap.push_back(Source{nullptr, false});
+        std::push_heap(heap.begin(), heap.end(), later);
+      }
+      continue;
+    }
     const chunk::EntryView& e = src.it->entry();
     logql_engine::ChunkReadStats& cs = src.from_memory ? stats.ingester_chunk : stats.store_chunk;
     cs.decompressed_lines++;
@@ -169,8 +219,9 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     // chunk's next entry has the same timestamp (the heap's front: every other head is at or
     // after it), or when it continues a run of hashed lines at this timestamp. A stream's
     // chunks mostly follow each other in time, so most lines are never hashed.
-    const bool other_at_same_ts =
-        heap.size() > 1 && heap.front().it->entry().timestamp_ns == e.timestamp_ns;
+    // (A pending block in front is past this timestamp: it would have been opened first.)
+    const bool other_at_same_ts = heap.size() > 1 && heap.front().it != nullptr &&
+                                  heap.front().it->entry().timestamp_ns == e.timestamp_ns;
     const bool continues_run = have_last && e.timestamp_ns == last_ts && !hashes_at_last_ts.empty();
     if (!s.without_lines && (other_at_same_ts || continues_run)) {
       hash = XXH3_64bits(e.line.data(), e.line.size());
@@ -192,6 +243,9 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
       stats.filtered_lines++;
       stats.filtered_bytes += static_cast<int64_t>(e.line.size());
     } else {
+      if (max_entries > 0 && pushed >= max_entries && e.timestamp_ns != last_pushed_ts) break;
+      pushed++;
+      last_pushed_ts = e.timestamp_ns;
       if (hashed) hashes_at_last_ts.push_back(hash);
       if (src.from_memory) stats.ingester_lines_sent++;
       batch.Add(e, /*with_line=*/!s.without_lines);
@@ -294,6 +348,7 @@ class BatchPipe {
 // Store bytes read by one query above which its freed memory is handed back to the OS.
 constexpr int64_t kTrimAfterBytes = 32 << 20;
 constexpr size_t kMaxChunksPerUnit = 64;
+constexpr size_t kMaxBlocksReadAhead = 64;
 
 // What one SelectLogs reads, split into units of work that the reader threads take in order:
 // each unit is a run of store series (a bounded number of chunks, fetched together) plus the
@@ -397,12 +452,32 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
                        const TenantEntrySource::EmitToPipe& emit_to) {
   EntryBatch entries;
   size_t stream_no = 0;
+  // Limit-bound log reads open store blocks one at a time as the merge reaches them; when one
+  // has no data yet, it is read with the next few that lack theirs, twice as many each time.
+  auto open_pending = [&](StreamIterators& s) -> absl::StatusOr<chunk::ChunkIterator*> {
+    PendingBlock& next = s.pending[s.next_pending];
+    if (!next.block->has_data()) {
+      std::vector<BlockToRead> reads;
+      for (size_t k = s.next_pending; k < s.pending.size() && reads.size() < s.read_ahead; ++k) {
+        PendingBlock& p = s.pending[k];
+        if (!p.block->has_data()) reads.push_back(BlockToRead{&p.chunk->key, &p.block});
+      }
+      s.read_ahead = std::min(2 * s.read_ahead, kMaxBlocksReadAhead);
+      RETURN_IF_ERROR(querier->FetchBlockData(reads, &stats));
+    }
+    std::shared_ptr<const chunk::MemChunk> block_chunk =
+        chunk::MemChunk::FromBlocks(next.chunk->encoding, {next.block});
+    s.iterators.push_back(block_chunk->Iterator(plan.opts));
+    s.store_chunks.push_back(std::move(block_chunk));
+    s.next_pending++;
+    return s.iterators.back().get();
+  };
   auto push = [&](StreamIterators& s) {
     const size_t id = stream_no++;
     return MergeAndPush(
         s, plan.opts.direction,
-        [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); },
-        params.line_filter.get(), stats, entries);
+        [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); }, open_pending,
+        params.line_filter.get(), params.max_entries_per_stream, stats, entries);
   };
   while (true) {
     const size_t u = plan.next_unit.fetch_add(1);
@@ -414,8 +489,15 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
       for (const auto& ref : plan.refs[i].chunks)
         batch.push_back(ChunkToFetch{plan.refs[i].fingerprint, ref});
     }
+    // A read bounded by a limit reads chunk indexes first and then only the blocks it gets to.
+    const bool by_block = params.max_entries_per_stream > 0;
     std::vector<std::shared_ptr<const chunk::MemChunk>> fetched;
-    if (!batch.empty()) {
+    std::vector<ChunkBlocks> indexes;
+    if (!batch.empty() && by_block) {
+      ASSIGN_OR_RETURN(indexes, querier->FetchChunkIndexes(tenant, batch,
+                                                           params.line_filter_needles,
+                                                           params.start_ns, params.end_ns, &stats));
+    } else if (!batch.empty()) {
       // With needles, only the blocks that may hold them are read.
       ASSIGN_OR_RETURN(fetched,
                        params.line_filter_needles.empty()
@@ -424,6 +506,34 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
                                                              params.line_filter_needles,
                                                              params.start_ns, params.end_ns,
                                                              &stats));
+    }
+    // By block: each series' blocks in the order the merge needs them, and the data of as many
+    // as the limit takes if the line filter keeps every line, read for the whole unit at once
+    // (one parallel round instead of one per series).
+    std::vector<std::vector<PendingBlock>> pending(by_block ? unit.ref_end - unit.ref_begin : 0);
+    if (by_block) {
+      const bool forward = plan.opts.direction == chunk::Direction::kForward;
+      std::vector<BlockToRead> reads;
+      size_t k = 0;
+      for (size_t i = unit.ref_begin; i < unit.ref_end; ++i) {
+        std::vector<PendingBlock>& blocks = pending[i - unit.ref_begin];
+        for (size_t c = 0; c < plan.refs[i].chunks.size(); ++c, ++k) {
+          for (auto& b : indexes[k].blocks) blocks.push_back(PendingBlock{b, &indexes[k]});
+        }
+        std::stable_sort(blocks.begin(), blocks.end(),
+                         [&](const PendingBlock& a, const PendingBlock& b) {
+                           const int64_t ba = PendingBound(a, plan.opts.direction);
+                           const int64_t bb = PendingBound(b, plan.opts.direction);
+                           return forward ? ba < bb : ba > bb;
+                         });
+        uint64_t entries = 0;
+        for (PendingBlock& p : blocks) {
+          if (entries >= params.max_entries_per_stream) break;
+          entries += p.block->meta().entries;
+          reads.push_back(BlockToRead{&p.chunk->key, &p.block});
+        }
+      }
+      RETURN_IF_ERROR(querier->FetchBlockData(reads, &stats));
     }
     // Merge-join the unit's store series and ingester streams by fingerprint.
     size_t mem = unit.memory_begin, k = 0;
@@ -440,11 +550,15 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
       if (s.labels.empty()) s.labels = std::move(series.labels);
       s.without_lines =
           !params.lines_needed && s.iterators.empty() && TimeDisjoint(series.chunks);
-      chunk::IteratorOptions chunk_opts = plan.opts;
-      chunk_opts.lines = !s.without_lines;
-      for (size_t c = 0; c < series.chunks.size(); ++c, ++k) {
-        s.iterators.push_back(fetched[k]->Iterator(chunk_opts));
-        s.store_chunks.push_back(std::move(fetched[k]));
+      if (by_block) {
+        s.pending = std::move(pending[i - unit.ref_begin]);
+      } else {
+        chunk::IteratorOptions chunk_opts = plan.opts;
+        chunk_opts.lines = !s.without_lines;
+        for (size_t c = 0; c < series.chunks.size(); ++c, ++k) {
+          s.iterators.push_back(fetched[k]->Iterator(chunk_opts));
+          s.store_chunks.push_back(std::move(fetched[k]));
+        }
       }
       RETURN_IF_ERROR(push(s));
     }

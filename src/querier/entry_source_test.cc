@@ -6,7 +6,9 @@
 #include <map>
 
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/test_dir.h"
 #include "indexgateway/store_index_client.h"
 #include "ingester/ingester.h"
@@ -161,6 +163,168 @@ TEST_F(EntrySourceTest, StoreFailuresEndTheQueryWithAnError) {
   ASSERT_TRUE(ok.ok()) << ok.status();
   ASSERT_EQ(ok->vector.size(), 1u);
   EXPECT_EQ(ok->vector[0].point.v, kStreams * kPerStream);
+}
+
+// Log queries with a limit read chunk indexes and then only the blocks the merge gets to.
+// Each stream has three chunks of many small blocks: the second overlaps the first in time
+// (its entries fall between the first's) and repeats every tenth of them (duplicates across
+// chunks), the third follows both and has pairs of lines at one timestamp.
+class BlockReadTest : public ::testing::Test {
+ protected:
+  static constexpr int kEntries = 5000;  // per chunk
+
+  void SetUp() override {
+    auto fsclient = objstore::FilesystemObjectClient::Open((dir_ / "store").string());
+    ASSERT_TRUE(fsclient.ok());
+    store_ = std::make_shared<objstore::FaultInjectingObjectClient>(std::move(*fsclient));
+    ingester::IngesterOptions options;
+    options.wal_dir = (dir_ / "wal").string();
+    options.flush_check_period = absl::Hours(1);
+    options.chunk.block_size = 1024;
+    auto limits = std::make_shared<config::TenantLimits>();
+    ingester::Ingester ing(options, store_, [limits](std::string_view) { return limits; });
+    ASSERT_TRUE(ing.Start().ok());
+    for (int part = 0; part < 3; ++part) {
+      for (int s = 0; s < 3; ++s) {
+        Labels labels({{"app", "b"}, {"pod", "p" + std::to_string(s)}});
+        std::vector<std::string> lines;
+        std::vector<int64_t> times;
+        for (int j = 0; j < kEntries; ++j) {
+          // part 0: even seconds; part 1: odd seconds in between; part 2: after both.
+          const int64_t second = part == 2 ? 2 * kEntries + 2 * j : 2 * j + part;
+          times.push_back(kT0 + second * kSec);
+          lines.push_back(Line(s, second, j));
+          if (part == 1 && j % 10 == 0) {  // a copy of an entry of part 0
+            times.push_back(kT0 + 2 * j * kSec);
+            lines.push_back(Line(s, 2 * j, j));
+          }
+          if (part == 2 && j % 50 == 0) {  // another line at the same timestamp
+            times.push_back(times.back());
+            lines.push_back(lines.back() + " twin");
+          }
+        }
+        std::vector<wal::EntryView> views;
+        for (size_t j = 0; j < lines.size(); ++j) views.push_back(wal::EntryView{times[j], lines[j], {}});
+        ingester::StreamBatch batch{&labels, labels.Hash(), views};
+        ASSERT_TRUE(ing.Push("fake", std::span<const ingester::StreamBatch>(&batch, 1)).ok());
+      }
+      ASSERT_TRUE(ing.FlushAll().ok());
+    }
+    ing.Stop();
+    querier_ = std::make_unique<Querier>(
+        QuerierOptions{}, nullptr,
+        std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{},
+                                                         store_),
+        store_);
+  }
+
+  // A line that compresses about as badly as real ones (a hex id), so that chunks are bigger
+  // than the tail read that fetches an index.
+  static std::string Line(int stream, int64_t second, int j) {
+    const uint64_t id = XXH3_64bits_withSeed(&second, sizeof(second), stream);
+    return absl::StrCat("pod=", stream, " second=", second, " id=", absl::Hex(id, absl::kZeroPad16),
+                        absl::Hex(id * 0x9E3779B97F4A7C15ull, absl::kZeroPad16),
+                        j % 7 == 0 ? " error" : " ok");
+  }
+
+  absl::StatusOr<logql_engine::QueryResult> Logs(const std::string& query, uint32_t limit,
+                                                 logql_engine::Direction direction,
+                                                 logql_engine::SourceStats* read) {
+    logql_engine::LogQuery q;
+    q.query = query;
+    q.start_ns = kT0;
+    q.end_ns = kT0 + 6 * 3600 * kSec;
+    q.limit = limit;
+    q.direction = direction;
+    MultiTenantEntrySource source(querier_.get(), {"fake"});
+    auto r = logql_engine::Engine().Query(q, source);
+    *read = *source.stats();
+    return r;
+  }
+
+  TestDir dir_{"norn-block-read"};
+  std::shared_ptr<objstore::FaultInjectingObjectClient> store_;
+  std::unique_ptr<Querier> querier_;
+};
+
+TEST_F(BlockReadTest, LimitedLogReadsGiveTheFullReadAnswerFromFewerBytes) {
+  // `| drop nothing` changes no entry, but a stage that is not a line filter makes the source
+  // read every chunk whole: the reference answer.
+  // Selectors and how many distinct entries they match: 3 streams of 3 x 5000 distinct entries
+  // and 100 twins, a seventh of them errors (every duplicate dropped).
+  const std::pair<std::string, size_t> kSelectors[] = {{"{app=\"b\"}", 3 * 15100},
+                                                       {"{app=\"b\"} |= \"error\"", 3 * 2160},
+                                                       {"{pod=\"p1\"} |= \"error\"", 2160}};
+  for (const auto& [selector, distinct] : kSelectors) {
+    for (uint32_t limit : {1u, 5u, 37u, 150u, 2999u, 5000u}) {
+      for (auto dir : {logql_engine::Direction::kForward, logql_engine::Direction::kBackward}) {
+        SCOPED_TRACE(absl::StrCat(selector, " limit ", limit, " dir ", static_cast<int>(dir)));
+        logql_engine::SourceStats by_block, whole;
+        auto got = Logs(selector, limit, dir, &by_block);
+        auto want = Logs(selector + " | drop nothing", limit, dir, &whole);
+        ASSERT_TRUE(got.ok()) << got.status();
+        ASSERT_TRUE(want.ok()) << want.status();
+        ASSERT_EQ(got->streams.size(), want->streams.size());
+        size_t entries = 0;
+        for (size_t i = 0; i < want->streams.size(); ++i) {
+          const auto& g = got->streams[i];
+          const auto& w = want->streams[i];
+          EXPECT_EQ(g.labels, w.labels);
+          ASSERT_EQ(g.entries.size(), w.entries.size());
+          for (size_t j = 0; j < w.entries.size(); ++j) {
+            EXPECT_EQ(g.entries[j].ts_ns, w.entries[j].ts_ns);
+            EXPECT_EQ(g.entries[j].line, w.entries[j].line);
+          }
+          entries += w.entries.size();
+        }
+        EXPECT_EQ(entries, std::min<size_t>(limit, distinct));
+        if (limit <= 37) {
+          EXPECT_LT(by_block.store_chunk.compressed_bytes * 3, whole.store_chunk.compressed_bytes);
+          EXPECT_LT(by_block.store_chunk.decompressed_lines * 3,
+                    whole.store_chunk.decompressed_lines);
+        }
+      }
+    }
+  }
+}
+
+// A stream is read up to `limit` entries, and on through every further entry at the last one's
+// timestamp: which of two lines at one timestamp makes the answer is the engine's choice.
+TEST_F(BlockReadTest, LimitsThatCutThroughLinesAtOneTimestamp) {
+  for (uint32_t limit = 1; limit <= 160; ++limit) {
+    for (auto dir : {logql_engine::Direction::kForward, logql_engine::Direction::kBackward}) {
+      SCOPED_TRACE(absl::StrCat("limit ", limit, " dir ", static_cast<int>(dir)));
+      logql_engine::SourceStats by_block, whole;
+      auto got = Logs("{pod=\"p2\"} |= \"ok\"", limit, dir, &by_block);
+      auto want = Logs("{pod=\"p2\"} |= \"ok\" | drop nothing", limit, dir, &whole);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_TRUE(want.ok()) << want.status();
+      ASSERT_EQ(got->streams.size(), 1u);
+      ASSERT_EQ(want->streams.size(), 1u);
+      const auto& g = got->streams[0].entries;
+      const auto& w = want->streams[0].entries;
+      ASSERT_EQ(g.size(), w.size());
+      for (size_t j = 0; j < w.size(); ++j) EXPECT_EQ(g[j].line, w[j].line);
+    }
+  }
+}
+
+TEST_F(BlockReadTest, FailedBlockReadsEndTheQueryWithAnError) {
+  // The k-th chunk read fails, for every k until the query needs fewer reads than that: index
+  // reads (the first 9), the first blocks of every stream, and blocks opened later on.
+  int failures = 0;
+  for (int after = 0; after < 200; ++after) {
+    SCOPED_TRACE(after);
+    store_->FailGetsOf("/chunks/", after);
+    logql_engine::SourceStats read;
+    auto logs = Logs("{app=\"b\"}", 2000, logql_engine::Direction::kBackward, &read);
+    store_->Clear();
+    if (logs.ok()) break;
+    EXPECT_EQ(logs.status().code(), absl::StatusCode::kUnavailable) << logs.status();
+    ++failures;
+  }
+  EXPECT_GT(failures, 9);
+  EXPECT_LT(failures, 200);
 }
 
 }  // namespace

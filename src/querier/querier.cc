@@ -222,11 +222,12 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
 
 namespace {
 
-// Reads the blocks of one chunk object that may hold every needle (see FetchChunksForNeedles).
-absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> ReadCandidateBlocks(
-    objstore::ObjectClient& store, const std::string& key, uint64_t size,
-    std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
-    uint64_t* bytes_read) {
+// The index of one chunk object of `size` bytes, read from the object's tail. `whole`
+// receives the object when that read covered all of it.
+absl::StatusOr<chunk::ChunkIndex> ReadChunkIndex(objstore::ObjectClient& store,
+                                                 const std::string& key, uint64_t size,
+                                                 std::shared_ptr<const std::string>* whole,
+                                                 uint64_t* bytes_read) {
   // The index is a little over 5% of a chunk (token filters take 5% of the block bytes): a
   // read of the last sixteenth usually holds trailer and index, and otherwise only the rest of
   // the index is read.
@@ -255,88 +256,159 @@ absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> ReadCandidateBlocks(
     index_owner = std::make_shared<const std::string>(std::move(head));
     index_bytes = *index_owner;
   }
-  ASSIGN_OR_RETURN(chunk::ChunkIndex index, chunk::ParseIndex(index_bytes, loc, index_owner));
-  std::vector<std::shared_ptr<const chunk::Block>> wanted;
-  for (const auto& b : index.blocks) {
+  if (tail_start == 0) *whole = tail;
+  return chunk::ParseIndex(index_bytes, loc, index_owner);
+}
+
+// The blocks of `blocks` that overlap [from_ns, through_ns) and may hold every needle, with
+// the data in `whole` (may be null) attached.
+std::vector<std::shared_ptr<const chunk::Block>> WantedBlocks(
+    const std::vector<std::shared_ptr<const chunk::Block>>& blocks,
+    std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
+    const std::shared_ptr<const std::string>& whole) {
+  std::vector<std::shared_ptr<const chunk::Block>> out;
+  for (const auto& b : blocks) {
     if (!b->Overlaps(from_ns, through_ns)) continue;
     bool may = true;
     for (const auto& n : needles) may = may && b->MayContain(n);
-    if (may) wanted.push_back(b);
+    if (!may) continue;
+    out.push_back(whole != nullptr ? b->WithData(whole, b->meta().offset) : b);
   }
-  // A chunk smaller than the tail read is all in hand already.
-  std::shared_ptr<const std::string> whole;
-  if (tail_start == 0)
-    whole = tail;
-  // Otherwise adjacent candidate blocks are read together (blocks are contiguous in the object).
-  std::vector<std::shared_ptr<const chunk::Block>> blocks;
-  size_t i = 0;
-  while (i < wanted.size()) {
-    size_t j = i + 1;
-    uint64_t start = wanted[i]->meta().offset;
-    uint64_t end = start + wanted[i]->meta().compressed_size;
-    while (j < wanted.size() && wanted[j]->meta().offset == end) {
-      end += wanted[j]->meta().compressed_size;
-      ++j;
-    }
-    std::shared_ptr<const std::string> buf = whole;
-    uint64_t buf_start = 0;
-    if (buf == nullptr) {
-      ASSIGN_OR_RETURN(std::string bytes, store.GetRange(key, start, end - start));
-      *bytes_read += bytes.size();
-      if (bytes.size() != end - start) return absl::DataLossError("short read of chunk blocks");
-      buf = std::make_shared<const std::string>(std::move(bytes));
-      buf_start = start;
-    }
-    for (size_t k = i; k < j; ++k) {
-      blocks.push_back(wanted[k]->WithData(buf, wanted[k]->meta().offset - buf_start));
-    }
-    i = j;
-  }
-  return std::shared_ptr<const chunk::MemChunk>(
-      chunk::MemChunk::FromBlocks(index.encoding, std::move(blocks)));
+  return out;
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>>
-Querier::FetchChunksForNeedles(std::string_view tenant, std::span<const ChunkToFetch> chunks,
-                               std::span<const std::string> needles, int64_t from_ns,
-                               int64_t through_ns, logql_engine::SourceStats* stats) {
+absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
+    std::string_view tenant, std::span<const ChunkToFetch> chunks,
+    std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
+    logql_engine::SourceStats* stats) {
   logql_engine::SourceStats ignored;
   if (stats == nullptr) stats = &ignored;
-  std::vector<std::shared_ptr<const chunk::MemChunk>> out(chunks.size());
+  std::vector<ChunkBlocks> out(chunks.size());
   if (chunks.empty()) return out;
   if (store_ == nullptr) return absl::FailedPreconditionError("no object store configured");
   std::vector<std::string> keys = ChunkKeys(tenant, chunks);
+  std::vector<std::shared_ptr<const chunk::MemChunk>> cached(chunks.size());
   uint64_t hit_bytes = 0;  // Whole chunks from the cache are not reads of the store.
-  std::vector<size_t> missing = FromChunkCache(keys, out, *stats, &hit_bytes);
-  if (missing.empty()) return out;
+  std::vector<size_t> missing = FromChunkCache(keys, cached, *stats, &hit_bytes);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (cached[i] == nullptr) continue;
+    out[i].encoding = cached[i]->encoding();
+    out[i].blocks = WantedBlocks(cached[i]->blocks(), needles, from_ns, through_ns, nullptr);
+  }
   std::vector<absl::Status> errors(missing.size());
   std::vector<uint64_t> read(missing.size(), 0);
   const int64_t fetch_start = absl::GetCurrentTimeNanos();
   OnFetchPool(missing.size(), [&](size_t j) {
     const size_t i = missing[j];
-    absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> c;
+    absl::Status st;
     if (chunks[i].ref.size_bytes == 0) {
       // An index without object sizes: fetch the whole object.
       auto whole = store_->Get(keys[i]);
       if (whole.ok()) read[j] = whole->size();
-      c = whole.ok() ? DecodeChunk(std::move(*whole), keys[i]) : whole.status();
+      auto c = whole.ok() ? DecodeChunk(std::move(*whole), keys[i]) : whole.status();
+      if (c.ok()) {
+        out[i].encoding = (*c)->encoding();
+        out[i].blocks = WantedBlocks((*c)->blocks(), needles, from_ns, through_ns, nullptr);
+      }
+      st = c.status();
     } else {
-      c = ReadCandidateBlocks(*store_, keys[i], chunks[i].ref.size_bytes, needles, from_ns,
-                              through_ns, &read[j]);
+      std::shared_ptr<const std::string> whole;
+      auto index = ReadChunkIndex(*store_, keys[i], chunks[i].ref.size_bytes, &whole, &read[j]);
+      if (index.ok()) {
+        out[i].encoding = index->encoding;
+        out[i].blocks = WantedBlocks(index->blocks, needles, from_ns, through_ns, whole);
+      }
+      st = index.status();
     }
-    if (c.ok()) {
-      out[i] = std::move(*c);
-    } else {
-      errors[j] = absl::Status(c.status().code(),
-                               absl::StrCat("chunk ", keys[i], ": ", c.status().message()));
+    if (!st.ok()) {
+      errors[j] = absl::Status(st.code(), absl::StrCat("chunk ", keys[i], ": ", st.message()));
     }
   });
   stats->store_download_time_ns += absl::GetCurrentTimeNanos() - fetch_start;
   for (const auto& e : errors) RETURN_IF_ERROR(e);
   stats->store_chunks_downloaded += static_cast<int64_t>(missing.size());
   for (uint64_t r : read) stats->store_chunk.compressed_bytes += static_cast<int64_t>(r);
+  for (size_t i = 0; i < chunks.size(); ++i) out[i].key = std::move(keys[i]);
+  return out;
+}
+
+absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
+                                     logql_engine::SourceStats* stats) {
+  logql_engine::SourceStats ignored;
+  if (stats == nullptr) stats = &ignored;
+  std::vector<BlockToRead> todo;
+  for (const BlockToRead& r : reads) {
+    if (!(*r.block)->has_data()) todo.push_back(r);
+  }
+  if (todo.empty()) return absl::OkStatus();
+  if (store_ == nullptr) return absl::FailedPreconditionError("no object store configured");
+  std::sort(todo.begin(), todo.end(), [](const BlockToRead& a, const BlockToRead& b) {
+    if (*a.key != *b.key) return *a.key < *b.key;
+    return (*a.block)->meta().offset < (*b.block)->meta().offset;
+  });
+  // Blocks are contiguous in their object: adjacent ones are read together.
+  struct Range {
+    size_t begin, end;  // in todo
+    uint64_t start, length;
+  };
+  std::vector<Range> ranges;
+  for (size_t k = 0; k < todo.size(); ++k) {
+    const chunk::BlockMeta& m = (*todo[k].block)->meta();
+    if (!ranges.empty()) {
+      Range& last = ranges.back();
+      if (*todo[last.begin].key == *todo[k].key && last.start + last.length == m.offset) {
+        last.length += m.compressed_size;
+        last.end = k + 1;
+        continue;
+      }
+    }
+    ranges.push_back(Range{k, k + 1, m.offset, m.compressed_size});
+  }
+  std::vector<absl::Status> errors(ranges.size());
+  std::vector<uint64_t> read(ranges.size(), 0);
+  const int64_t fetch_start = absl::GetCurrentTimeNanos();
+  OnFetchPool(ranges.size(), [&](size_t j) {
+    const Range& r = ranges[j];
+    const std::string& key = *todo[r.begin].key;
+    auto bytes = store_->GetRange(key, r.start, r.length);
+    if (bytes.ok() && bytes->size() != r.length)
+      bytes = absl::DataLossError("short read of chunk blocks");
+    if (!bytes.ok()) {
+      errors[j] = absl::Status(bytes.status().code(),
+                               absl::StrCat("chunk ", key, ": ", bytes.status().message()));
+      return;
+    }
+    read[j] = bytes->size();
+    auto buf = std::make_shared<const std::string>(std::move(*bytes));
+    for (size_t k = r.begin; k < r.end; ++k) {
+      std::shared_ptr<const chunk::Block>& b = *todo[k].block;
+      b = b->WithData(buf, b->meta().offset - r.start);
+    }
+  });
+  stats->store_download_time_ns += absl::GetCurrentTimeNanos() - fetch_start;
+  for (uint64_t r : read) stats->store_chunk.compressed_bytes += static_cast<int64_t>(r);
+  for (const auto& e : errors) RETURN_IF_ERROR(e);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>>
+Querier::FetchChunksForNeedles(std::string_view tenant, std::span<const ChunkToFetch> chunks,
+                               std::span<const std::string> needles, int64_t from_ns,
+                               int64_t through_ns, logql_engine::SourceStats* stats) {
+  ASSIGN_OR_RETURN(std::vector<ChunkBlocks> indexes,
+                   FetchChunkIndexes(tenant, chunks, needles, from_ns, through_ns, stats));
+  std::vector<BlockToRead> reads;
+  for (ChunkBlocks& c : indexes) {
+    for (auto& b : c.blocks) reads.push_back(BlockToRead{&c.key, &b});
+  }
+  RETURN_IF_ERROR(FetchBlockData(reads, stats));
+  std::vector<std::shared_ptr<const chunk::MemChunk>> out;
+  out.reserve(indexes.size());
+  for (ChunkBlocks& c : indexes) {
+    out.push_back(chunk::MemChunk::FromBlocks(c.encoding, std::move(c.blocks)));
+  }
   return out;
 }
 

@@ -56,6 +56,23 @@ struct ChunkToFetch {
   index::ChunkRef ref;
 };
 
+// A store chunk read block by block: first its index (a ranged read of the object's tail),
+// then only the blocks a reader gets to (FetchBlockData).
+struct ChunkBlocks {
+  std::string key;
+  chunk::Encoding encoding = chunk::Encoding::kNone;
+  // The chunk's blocks that overlap the asked range and may hold every needle, in chunk order.
+  // They carry their data when the whole object was read anyway (a chunk-cache hit, an index
+  // without object sizes, an object no bigger than the tail read).
+  std::vector<std::shared_ptr<const chunk::Block>> blocks;
+};
+
+// One block whose data FetchBlockData reads: `*block` is replaced by a copy with its data.
+struct BlockToRead {
+  const std::string* key;
+  std::shared_ptr<const chunk::Block>* block;
+};
+
 using Matchers = std::vector<logql::syntax::Matcher>;
 
 class Querier {
@@ -94,15 +111,24 @@ class Querier {
   absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> FetchChunks(
       std::string_view tenant, std::span<const ChunkToFetch> chunks,
       logql_engine::SourceStats* stats = nullptr);
-  // For queries whose lines must contain every one of `needles`: chunks in the chunk cache are
-  // used whole; for the others only the chunk's index is read (a ranged read of its tail), and
-  // then only the blocks that overlap [from_ns, through_ns) and whose token filters may hold
-  // every needle (ranged reads of just those bytes). A chunk with no such block comes back
-  // with no blocks.
+  // For queries whose lines must contain every one of `needles`: FetchChunkIndexes, then the
+  // data of every block it kept (ranged reads of just those bytes). A chunk with no such block
+  // comes back with no blocks.
   absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> FetchChunksForNeedles(
       std::string_view tenant, std::span<const ChunkToFetch> chunks,
       std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
       logql_engine::SourceStats* stats = nullptr);
+  // The index of each chunk (results in the order of `chunks`), keeping the blocks that
+  // overlap [from_ns, through_ns) and whose token filters may hold every needle. One parallel
+  // round of small reads; cached chunks come whole.
+  absl::StatusOr<std::vector<ChunkBlocks>> FetchChunkIndexes(
+      std::string_view tenant, std::span<const ChunkToFetch> chunks,
+      std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
+      logql_engine::SourceStats* stats = nullptr);
+  // Reads the data of every block in `reads` (adjacent blocks of an object in one ranged
+  // read, the reads in parallel). Blocks that have their data already are left alone.
+  absl::Status FetchBlockData(std::span<const BlockToRead> reads,
+                              logql_engine::SourceStats* stats = nullptr);
   ingester::Ingester* ingester() const { return ingester_; }
   const QuerierOptions& options() const { return options_; }
   bool UseIngesters(int64_t end_ns) const;

@@ -210,6 +210,10 @@ absl::StatusOr<QueryResult> EvalLogQuery(const logql::syntax::LogSelectorExpr& e
   p.direction = q.direction;
   p.line_filter_needles = pipeline.RequiredSubstrings();
   p.line_filter = LeadingLineFilter(e.pipeline);
+  // Without an interval the answer holds at most `limit` entries of any stream: the first ones
+  // in direction order, as long as nothing after the source's line filter drops entries.
+  if (q.interval_ns == 0 && OnlyLineFilters(e.pipeline))
+    p.max_entries_per_stream = q.limit;
   QueryResult r;
   r.type = ResultType::kStreams;
   if (q.limit == 0 || p.end_ns <= p.start_ns)

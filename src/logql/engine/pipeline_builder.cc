@@ -357,6 +357,10 @@ std::shared_ptr<const lg::LineFilter> LeadingLineFilter(const std::vector<syn::S
   return lg::NewAndLineFilter(std::move(filters));
 }
 
+bool OnlyLineFilters(const std::vector<syn::Stage>& pipeline) {
+  return LeadingLineFilters(pipeline).size() == pipeline.size();
+}
+
 bool CanPushDownGrouping(syn::VectorOp vec_op, const syn::RangeAggregationExpr& r) {
   if (vec_op != syn::VectorOp::kSum || r.grouping)
     return false;

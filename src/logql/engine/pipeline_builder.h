@@ -37,6 +37,9 @@ std::vector<std::string> LineFilterNeedles(const std::vector<logql::syntax::Stag
 // keeps passes; null when the pipeline does not start with a line filter.
 std::shared_ptr<const logql_log::LineFilter> LeadingLineFilter(
     const std::vector<logql::syntax::Stage>& pipeline);
+// True when every stage is one of those leading line filters (or there are none): the
+// pipeline keeps exactly the lines LeadingLineFilter passes, unchanged.
+bool OnlyLineFilters(const std::vector<logql::syntax::Stage>& pipeline);
 
 // The sample extractor of a range aggregation. `outer` is the grouping of an enclosing `sum`
 // that Loki pushes down into the extractor (only when the range aggregation has none and the

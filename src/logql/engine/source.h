@@ -56,6 +56,10 @@ struct SelectParams {
   std::vector<std::string> line_filter_needles;
   std::shared_ptr<const logql_log::LineFilter> line_filter;
   bool lines_needed = true;
+  // No more than this many of a stream's entries (in direction order, after line_filter) can
+  // be in the answer, plus any that share the last one's timestamp: a log query with a limit
+  // whose pipeline only filters lines. A source may stop reading a stream there (0 = all).
+  uint32_t max_entries_per_stream = 0;
 };
 
 class EntrySink {
