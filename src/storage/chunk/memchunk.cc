@@ -186,9 +186,21 @@ absl::StatusOr<bool> MemChunk::IsDuplicate(int64_t ts, std::string_view line) {
         return true;
     }
   }
-  if (!last_block_hashes_.empty() && !blocks_.empty()) {
+  if (last_block_checked_ && !blocks_.empty()) {
     const BlockMeta& m = blocks_.back()->meta();
     if (ts >= m.min_ts && ts <= m.max_ts) {
+      // Only an entry inside the last block's time range can repeat one of it, which in-order
+      // writes never are: its hashes are computed (from the compressed block) the first time.
+      if (last_block_hashes_.empty()) {
+        DecodedBlock decoded;
+        RETURN_IF_ERROR(decoded.Load(*blocks_.back(), *codec_));
+        last_block_hashes_.reserve(decoded.size());
+        for (size_t i = 0; i < decoded.size(); ++i) {
+          const EntryView e = decoded.entry(i);
+          last_block_hashes_.push_back(EntryHash(e.timestamp_ns, e.line));
+        }
+        std::sort(last_block_hashes_.begin(), last_block_hashes_.end());
+      }
       return std::binary_search(last_block_hashes_.begin(), last_block_hashes_.end(),
                                 EntryHash(ts, line));
     }
@@ -286,11 +298,8 @@ absl::Status MemChunk::CutHead() {
       BuildBlock(views, *codec_, options_.filter_ratio, next_offset_);
   if (!block.ok())
     return block.status();
-  last_block_hashes_.clear();
-  last_block_hashes_.reserve(views.size());
-  for (const EntryView& v : views)
-    last_block_hashes_.push_back(EntryHash(v.timestamp_ns, v.line));
-  std::sort(last_block_hashes_.begin(), last_block_hashes_.end());
+  last_block_hashes_ = std::vector<uint64_t>();
+  last_block_checked_ = true;
 
   const BlockMeta& m = (*block)->meta();
   next_offset_ += m.compressed_size;

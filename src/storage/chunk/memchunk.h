@@ -268,7 +268,10 @@ class MemChunk {
   size_t head_bytes_ = 0;
   bool head_sorted_ = true;
   int64_t head_min_ = 0, head_max_ = 0;
-  // Sorted hashes of the most recently cut block, for duplicate detection across a cut.
+  // Duplicate detection across a cut: the most recently cut block's entries (a block this
+  // chunk cut, not one it was decoded with) are checked through their sorted hashes, made when
+  // first needed.
+  bool last_block_checked_ = false;
   std::vector<uint64_t> last_block_hashes_;
 };
 
