@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "absl/strings/str_cat.h"
+#include "cache/lru_cache.h"
 #include "common/test_dir.h"
 #include "indexgateway/store_index_client.h"
 #include "ingester/ingester.h"
@@ -307,6 +308,40 @@ TEST_F(BlockReadTest, LimitsThatCutThroughLinesAtOneTimestamp) {
       for (size_t j = 0; j < w.size(); ++j) EXPECT_EQ(g[j].line, w[j].line);
     }
   }
+}
+
+// With a chunk cache, what a limited read fetched (indexes and blocks, each under its own
+// key) answers the same query again without a store read.
+TEST_F(BlockReadTest, IndexesAndBlocksGoThroughTheChunkCache) {
+  cache::EmbeddedCacheOptions options;
+  options.enabled = true;
+  auto cache = std::make_shared<cache::LruCache>("chunks", options);
+  querier_ = std::make_unique<Querier>(
+      QuerierOptions{}, nullptr,
+      std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{},
+                                                       store_),
+      store_, cache);
+  logql_engine::SourceStats first, second;
+  auto a = Logs("{app=\"b\"} |= \"error\"", 300, logql_engine::Direction::kBackward, &first);
+  auto b = Logs("{app=\"b\"} |= \"error\"", 300, logql_engine::Direction::kBackward, &second);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_GT(first.store_chunk.compressed_bytes, 0);
+  EXPECT_GT(first.chunk_cache_bytes_sent, 0);
+  EXPECT_EQ(second.store_chunk.compressed_bytes, 0);
+  EXPECT_EQ(second.store_chunks_downloaded, 0);
+  // The 9 chunk tails (with the indexes) and every block read after them are found.
+  EXPECT_GT(second.chunk_cache_entries_found, 9);
+  EXPECT_EQ(second.chunk_cache_entries_found, second.chunk_cache_entries_requested);
+  ASSERT_EQ(a->streams.size(), b->streams.size());
+  size_t entries = 0;
+  for (size_t i = 0; i < a->streams.size(); ++i) {
+    ASSERT_EQ(a->streams[i].entries.size(), b->streams[i].entries.size());
+    for (size_t j = 0; j < a->streams[i].entries.size(); ++j)
+      EXPECT_EQ(a->streams[i].entries[j].line, b->streams[i].entries[j].line);
+    entries += a->streams[i].entries.size();
+  }
+  EXPECT_EQ(entries, 300u);
 }
 
 TEST_F(BlockReadTest, FailedBlockReadsEndTheQueryWithAnError) {

@@ -222,57 +222,76 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
 
 namespace {
 
-// The index of one chunk object of `size` bytes, read from the object's tail. `whole`
-// receives the object when that read covered all of it.
-absl::StatusOr<chunk::ChunkIndex> ReadChunkIndex(objstore::ObjectClient& store,
-                                                 const std::string& key, uint64_t size,
-                                                 std::shared_ptr<const std::string>* whole,
-                                                 uint64_t* bytes_read) {
+// Cache keys of the parts of a chunk object that ranged reads fetch on their own: the end of
+// the object from (at least) its index on, and each block.
+std::string IndexCacheKey(std::string_view chunk_key) {
+  return absl::StrCat(AV(chunk_key), "#index");
+}
+std::string BlockCacheKey(std::string_view chunk_key, uint64_t offset) {
+  return absl::StrCat(AV(chunk_key), "#", offset);
+}
+
+// Parses `tail`, the last bytes of a chunk object of `size` bytes that hold its index and
+// trailer (as ReadChunkTail returns them and the chunk cache keeps them). The blocks' token
+// filters view `tail`.
+absl::StatusOr<chunk::ChunkIndex> ParseChunkTail(std::shared_ptr<const std::string> tail,
+                                                 uint64_t size) {
+  if (tail->size() < chunk::kTrailerSize || tail->size() > size)
+    return absl::DataLossError("chunk tail out of range");
+  const uint64_t start = size - tail->size();
+  ASSIGN_OR_RETURN(chunk::IndexLocation loc,
+                   chunk::ParseTrailer(std::string_view(*tail).substr(tail->size() -
+                                                                      chunk::kTrailerSize),
+                                       size));
+  if (loc.offset < start) return absl::DataLossError("chunk tail does not hold the index");
+  const std::string_view index = std::string_view(*tail).substr(loc.offset - start, loc.length);
+  return chunk::ParseIndex(index, loc, std::move(tail));
+}
+
+// Reads the end of the chunk object `key` (of `size` bytes) from its index on, or a little
+// more: the whole object when it is small.
+absl::StatusOr<std::shared_ptr<const std::string>> ReadChunkTail(objstore::ObjectClient& store,
+                                                                 const std::string& key,
+                                                                 uint64_t size,
+                                                                 uint64_t* bytes_read) {
   // The index is a little over 5% of a chunk (token filters take 5% of the block bytes): a
   // read of the last sixteenth usually holds trailer and index, and otherwise only the rest of
   // the index is read.
   const uint64_t tail_len = std::min<uint64_t>(size, std::max<uint64_t>(16 << 10, size / 16));
   const uint64_t tail_start = size - tail_len;
-  ASSIGN_OR_RETURN(std::string tail_bytes, store.GetRange(key, tail_start, tail_len));
-  *bytes_read += tail_bytes.size();
-  if (tail_bytes.size() != tail_len)
+  ASSIGN_OR_RETURN(std::string tail, store.GetRange(key, tail_start, tail_len));
+  *bytes_read += tail.size();
+  if (tail.size() != tail_len || tail_len < chunk::kTrailerSize)
     return absl::DataLossError("short read of the chunk's tail");
-  auto tail = std::make_shared<const std::string>(std::move(tail_bytes));
   ASSIGN_OR_RETURN(
       chunk::IndexLocation loc,
-      chunk::ParseTrailer(std::string_view(*tail).substr(tail_len - chunk::kTrailerSize), size));
-  // The block filters view the index bytes (no copy); `index_owner` keeps them alive.
-  std::shared_ptr<const std::string> index_owner = tail;
-  std::string_view index_bytes;
-  if (loc.offset >= tail_start) {
-    index_bytes = std::string_view(*tail).substr(loc.offset - tail_start, loc.length);
-  } else {
-    ASSIGN_OR_RETURN(std::string head, store.GetRange(key, loc.offset, tail_start - loc.offset));
-    *bytes_read += head.size();
-    if (head.size() != tail_start - loc.offset) {
-      return absl::DataLossError("short read of the chunk's index");
-    }
-    head.append(*tail, 0, tail_len - chunk::kTrailerSize);
-    index_owner = std::make_shared<const std::string>(std::move(head));
-    index_bytes = *index_owner;
-  }
-  if (tail_start == 0) *whole = tail;
-  return chunk::ParseIndex(index_bytes, loc, index_owner);
+      chunk::ParseTrailer(std::string_view(tail).substr(tail_len - chunk::kTrailerSize), size));
+  if (loc.offset >= tail_start) return std::make_shared<const std::string>(std::move(tail));
+  ASSIGN_OR_RETURN(std::string head, store.GetRange(key, loc.offset, tail_start - loc.offset));
+  *bytes_read += head.size();
+  if (head.size() != tail_start - loc.offset)
+    return absl::DataLossError("short read of the chunk's index");
+  head.append(tail);
+  return std::make_shared<const std::string>(std::move(head));
 }
 
-// The blocks of `blocks` that overlap [from_ns, through_ns) and may hold every needle, with
-// the data in `whole` (may be null) attached.
+// The blocks of `blocks` that overlap [from_ns, through_ns) and may hold every needle; those
+// that lie within `bytes` (may be null), the end of their object from `bytes_start` on, get
+// their data from it.
 std::vector<std::shared_ptr<const chunk::Block>> WantedBlocks(
     const std::vector<std::shared_ptr<const chunk::Block>>& blocks,
     std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
-    const std::shared_ptr<const std::string>& whole) {
+    const std::shared_ptr<const std::string>& bytes = nullptr, uint64_t bytes_start = 0) {
   std::vector<std::shared_ptr<const chunk::Block>> out;
   for (const auto& b : blocks) {
     if (!b->Overlaps(from_ns, through_ns)) continue;
     bool may = true;
     for (const auto& n : needles) may = may && b->MayContain(n);
     if (!may) continue;
-    out.push_back(whole != nullptr ? b->WithData(whole, b->meta().offset) : b);
+    const chunk::BlockMeta& m = b->meta();
+    const bool inside = bytes != nullptr && m.offset >= bytes_start &&
+                        m.offset + m.compressed_size <= bytes_start + bytes->size();
+    out.push_back(inside ? b->WithData(bytes, m.offset - bytes_start) : b);
   }
   return out;
 }
@@ -289,16 +308,45 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
   if (chunks.empty()) return out;
   if (store_ == nullptr) return absl::FailedPreconditionError("no object store configured");
   std::vector<std::string> keys = ChunkKeys(tenant, chunks);
-  std::vector<std::shared_ptr<const chunk::MemChunk>> cached(chunks.size());
-  uint64_t hit_bytes = 0;  // Whole chunks from the cache are not reads of the store.
-  std::vector<size_t> missing = FromChunkCache(keys, cached, *stats, &hit_bytes);
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    if (cached[i] == nullptr) continue;
-    out[i].encoding = cached[i]->encoding();
-    out[i].blocks = WantedBlocks(cached[i]->blocks(), needles, from_ns, through_ns, nullptr);
+  auto keep_index = [&](size_t i, const chunk::ChunkIndex& index,
+                        const std::shared_ptr<const std::string>& tail) {
+    out[i].encoding = index.encoding;
+    out[i].blocks = WantedBlocks(index.blocks, needles, from_ns, through_ns, tail,
+                                 chunks[i].ref.size_bytes - tail->size());
+  };
+  // Chunk tails from the cache. (Whole chunks cached by FetchChunks are not looked up: every
+  // chunk costs one key, so a query served from the cache shows no misses.)
+  std::vector<size_t> missing;
+  if (chunk_cache_ == nullptr) {
+    for (size_t i = 0; i < chunks.size(); ++i) missing.push_back(i);
+  } else {
+    std::vector<std::string> tail_keys;
+    for (const std::string& key : keys) tail_keys.push_back(IndexCacheKey(key));
+    cache::FetchResult hits = chunk_cache_->Fetch(tail_keys);
+    stats->chunk_cache_requests++;
+    stats->chunk_cache_entries_requested += static_cast<int64_t>(tail_keys.size());
+    StringMap<size_t> found;
+    for (size_t h = 0; h < hits.found_keys.size(); ++h) found.emplace(hits.found_keys[h], h);
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      auto it = found.find(tail_keys[i]);
+      if (it != found.end() && chunks[i].ref.size_bytes > 0) {
+        std::string& value = hits.values[it->second];
+        stats->chunk_cache_bytes_received += static_cast<int64_t>(value.size());
+        auto tail = std::make_shared<const std::string>(std::move(value));
+        auto index = ParseChunkTail(tail, chunks[i].ref.size_bytes);
+        // A damaged cache entry is a miss: the store has the real object.
+        if (index.ok()) {
+          stats->chunk_cache_entries_found++;
+          keep_index(i, *index, tail);
+          continue;
+        }
+      }
+      missing.push_back(i);
+    }
   }
   std::vector<absl::Status> errors(missing.size());
   std::vector<uint64_t> read(missing.size(), 0);
+  std::vector<std::shared_ptr<const std::string>> tails(missing.size());  // for the cache
   const int64_t fetch_start = absl::GetCurrentTimeNanos();
   OnFetchPool(missing.size(), [&](size_t j) {
     const size_t i = missing[j];
@@ -307,18 +355,19 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
       // An index without object sizes: fetch the whole object.
       auto whole = store_->Get(keys[i]);
       if (whole.ok()) read[j] = whole->size();
-      auto c = whole.ok() ? DecodeChunk(std::move(*whole), keys[i]) : whole.status();
+      auto c = whole.ok() ? DecodeChunk(*std::move(whole), keys[i]) : whole.status();
       if (c.ok()) {
         out[i].encoding = (*c)->encoding();
-        out[i].blocks = WantedBlocks((*c)->blocks(), needles, from_ns, through_ns, nullptr);
+        out[i].blocks = WantedBlocks((*c)->blocks(), needles, from_ns, through_ns);
       }
       st = c.status();
     } else {
-      std::shared_ptr<const std::string> whole;
-      auto index = ReadChunkIndex(*store_, keys[i], chunks[i].ref.size_bytes, &whole, &read[j]);
+      auto tail = ReadChunkTail(*store_, keys[i], chunks[i].ref.size_bytes, &read[j]);
+      auto index = tail.ok() ? ParseChunkTail(*tail, chunks[i].ref.size_bytes)
+                             : absl::StatusOr<chunk::ChunkIndex>(tail.status());
       if (index.ok()) {
-        out[i].encoding = index->encoding;
-        out[i].blocks = WantedBlocks(index->blocks, needles, from_ns, through_ns, whole);
+        keep_index(i, *index, *tail);
+        tails[j] = *tail;
       }
       st = index.status();
     }
@@ -330,6 +379,18 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
   for (const auto& e : errors) RETURN_IF_ERROR(e);
   stats->store_chunks_downloaded += static_cast<int64_t>(missing.size());
   for (uint64_t r : read) stats->store_chunk.compressed_bytes += static_cast<int64_t>(r);
+  if (chunk_cache_ != nullptr) {
+    std::vector<std::string> cache_keys;
+    std::vector<std::string_view> values;
+    for (size_t j = 0; j < missing.size(); ++j) {
+      if (tails[j] == nullptr) continue;
+      cache_keys.push_back(IndexCacheKey(keys[missing[j]]));
+      values.push_back(*tails[j]);
+      stats->chunk_cache_bytes_sent += static_cast<int64_t>(values.back().size());
+    }
+    std::vector<std::string_view> key_views(cache_keys.begin(), cache_keys.end());
+    if (!key_views.empty()) chunk_cache_->Store(key_views, values);
+  }
   for (size_t i = 0; i < chunks.size(); ++i) out[i].key = std::move(keys[i]);
   return out;
 }
@@ -344,6 +405,32 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
   }
   if (todo.empty()) return absl::OkStatus();
   if (store_ == nullptr) return absl::FailedPreconditionError("no object store configured");
+  if (chunk_cache_ != nullptr) {
+    std::vector<std::string> block_keys;
+    for (const BlockToRead& r : todo)
+      block_keys.push_back(BlockCacheKey(*r.key, (*r.block)->meta().offset));
+    cache::FetchResult hits = chunk_cache_->Fetch(block_keys);
+    stats->chunk_cache_requests++;
+    stats->chunk_cache_entries_requested += static_cast<int64_t>(block_keys.size());
+    StringMap<size_t> found;
+    for (size_t h = 0; h < hits.found_keys.size(); ++h) found.emplace(hits.found_keys[h], h);
+    std::vector<BlockToRead> still;
+    for (size_t k = 0; k < todo.size(); ++k) {
+      std::shared_ptr<const chunk::Block>& b = *todo[k].block;
+      auto it = found.find(block_keys[k]);
+      // (A damaged entry fails its checksum when the block is loaded, as a store read would.)
+      if (it != found.end() && hits.values[it->second].size() == b->meta().compressed_size) {
+        stats->chunk_cache_entries_found++;
+        stats->chunk_cache_bytes_received += static_cast<int64_t>(b->meta().compressed_size);
+        b = b->WithData(std::make_shared<const std::string>(std::move(hits.values[it->second])),
+                        0);
+        continue;
+      }
+      still.push_back(todo[k]);
+    }
+    todo = std::move(still);
+    if (todo.empty()) return absl::OkStatus();
+  }
   std::sort(todo.begin(), todo.end(), [](const BlockToRead& a, const BlockToRead& b) {
     if (*a.key != *b.key) return *a.key < *b.key;
     return (*a.block)->meta().offset < (*b.block)->meta().offset;
@@ -390,6 +477,17 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
   stats->store_download_time_ns += absl::GetCurrentTimeNanos() - fetch_start;
   for (uint64_t r : read) stats->store_chunk.compressed_bytes += static_cast<int64_t>(r);
   for (const auto& e : errors) RETURN_IF_ERROR(e);
+  if (chunk_cache_ != nullptr) {
+    std::vector<std::string> block_keys;
+    std::vector<std::string_view> values;
+    for (const BlockToRead& r : todo) {
+      block_keys.push_back(BlockCacheKey(*r.key, (*r.block)->meta().offset));
+      values.push_back((*r.block)->data());
+      stats->chunk_cache_bytes_sent += static_cast<int64_t>(values.back().size());
+    }
+    std::vector<std::string_view> key_views(block_keys.begin(), block_keys.end());
+    chunk_cache_->Store(key_views, values);
+  }
   return absl::OkStatus();
 }
 
