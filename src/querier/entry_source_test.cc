@@ -344,6 +344,52 @@ TEST_F(BlockReadTest, IndexesAndBlocksGoThroughTheChunkCache) {
   EXPECT_EQ(entries, 300u);
 }
 
+// A cache that hands out every value with one byte flipped.
+class DamagingCache : public cache::Cache {
+ public:
+  explicit DamagingCache(std::shared_ptr<cache::Cache> inner) : inner_(std::move(inner)) {}
+  void Store(std::span<const std::string_view> keys,
+             std::span<const std::string_view> values) override {
+    inner_->Store(keys, values);
+  }
+  cache::FetchResult Fetch(std::span<const std::string_view> keys) override {
+    cache::FetchResult r = inner_->Fetch(keys);
+    for (std::string& v : r.values) {
+      if (!v.empty()) v[v.size() / 2] ^= 0x5a;
+    }
+    return r;
+  }
+  std::string_view Name() const override { return "damaging"; }
+  void Stop() override { inner_->Stop(); }
+
+ private:
+  std::shared_ptr<cache::Cache> inner_;
+};
+
+// Damaged cached tails and blocks are misses: the query reads the store and answers right.
+TEST_F(BlockReadTest, DamagedCacheEntriesAreMisses) {
+  cache::EmbeddedCacheOptions options;
+  options.enabled = true;
+  auto cache =
+      std::make_shared<DamagingCache>(std::make_shared<cache::LruCache>("chunks", options));
+  querier_ = std::make_unique<Querier>(
+      QuerierOptions{}, nullptr,
+      std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{},
+                                                       store_),
+      store_, cache);
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    logql_engine::SourceStats read;
+    auto r = Logs("{app=\"b\"}", 300, logql_engine::Direction::kBackward, &read);
+    ASSERT_TRUE(r.ok()) << r.status();
+    size_t entries = 0;
+    for (const auto& st : r->streams) entries += st.entries.size();
+    EXPECT_EQ(entries, 300u);
+    EXPECT_GT(read.store_chunk.compressed_bytes, 0);
+    EXPECT_EQ(read.chunk_cache_entries_found, 0);
+  }
+}
+
 TEST_F(BlockReadTest, FailedBlockReadsEndTheQueryWithAnError) {
   // The k-th chunk read fails, for every k until the query needs fewer reads than that: index
   // reads (the first 9), the first blocks of every stream, and blocks opened later on.

@@ -277,11 +277,13 @@ absl::StatusOr<std::shared_ptr<const std::string>> ReadChunkTail(objstore::Objec
 
 // The blocks of `blocks` that overlap [from_ns, through_ns) and may hold every needle; those
 // that lie within `bytes` (may be null), the end of their object from `bytes_start` on, get
-// their data from it.
+// their data from it (with `verify`, only when it passes the block's checksum: bytes from a
+// cache, whose damage must be a miss rather than a failed query).
 std::vector<std::shared_ptr<const chunk::Block>> WantedBlocks(
     const std::vector<std::shared_ptr<const chunk::Block>>& blocks,
     std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
-    const std::shared_ptr<const std::string>& bytes = nullptr, uint64_t bytes_start = 0) {
+    const std::shared_ptr<const std::string>& bytes = nullptr, uint64_t bytes_start = 0,
+    bool verify = false) {
   std::vector<std::shared_ptr<const chunk::Block>> out;
   for (const auto& b : blocks) {
     if (!b->Overlaps(from_ns, through_ns)) continue;
@@ -289,8 +291,13 @@ std::vector<std::shared_ptr<const chunk::Block>> WantedBlocks(
     for (const auto& n : needles) may = may && b->MayContain(n);
     if (!may) continue;
     const chunk::BlockMeta& m = b->meta();
-    const bool inside = bytes != nullptr && m.offset >= bytes_start &&
-                        m.offset + m.compressed_size <= bytes_start + bytes->size();
+    bool inside = bytes != nullptr && m.offset >= bytes_start &&
+                  m.offset + m.compressed_size <= bytes_start + bytes->size();
+    if (inside && verify) {
+      const std::string_view data =
+          std::string_view(*bytes).substr(m.offset - bytes_start, m.compressed_size);
+      inside = chunk::Checksum64(data) == m.checksum;
+    }
     out.push_back(inside ? b->WithData(bytes, m.offset - bytes_start) : b);
   }
   return out;
@@ -309,10 +316,10 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
   if (store_ == nullptr) return absl::FailedPreconditionError("no object store configured");
   std::vector<std::string> keys = ChunkKeys(tenant, chunks);
   auto keep_index = [&](size_t i, const chunk::ChunkIndex& index,
-                        const std::shared_ptr<const std::string>& tail) {
+                        const std::shared_ptr<const std::string>& tail, bool from_cache) {
     out[i].encoding = index.encoding;
     out[i].blocks = WantedBlocks(index.blocks, needles, from_ns, through_ns, tail,
-                                 chunks[i].ref.size_bytes - tail->size());
+                                 chunks[i].ref.size_bytes - tail->size(), from_cache);
   };
   // Chunk tails from the cache. (Whole chunks cached by FetchChunks are not looked up: every
   // chunk costs one key, so a query served from the cache shows no misses.)
@@ -337,7 +344,7 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
         // A damaged cache entry is a miss: the store has the real object.
         if (index.ok()) {
           stats->chunk_cache_entries_found++;
-          keep_index(i, *index, tail);
+          keep_index(i, *index, tail, /*from_cache=*/true);
           continue;
         }
       }
@@ -366,7 +373,7 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
       auto index = tail.ok() ? ParseChunkTail(*tail, chunks[i].ref.size_bytes)
                              : absl::StatusOr<chunk::ChunkIndex>(tail.status());
       if (index.ok()) {
-        keep_index(i, *index, *tail);
+        keep_index(i, *index, *tail, /*from_cache=*/false);
         tails[j] = *tail;
       }
       st = index.status();
@@ -418,8 +425,9 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
     for (size_t k = 0; k < todo.size(); ++k) {
       std::shared_ptr<const chunk::Block>& b = *todo[k].block;
       auto it = found.find(block_keys[k]);
-      // (A damaged entry fails its checksum when the block is loaded, as a store read would.)
-      if (it != found.end() && hits.values[it->second].size() == b->meta().compressed_size) {
+      // A damaged entry is a miss: the store has the real block.
+      if (it != found.end() && hits.values[it->second].size() == b->meta().compressed_size &&
+          chunk::Checksum64(hits.values[it->second]) == b->meta().checksum) {
         stats->chunk_cache_entries_found++;
         stats->chunk_cache_bytes_received += static_cast<int64_t>(b->meta().compressed_size);
         b = b->WithData(std::make_shared<const std::string>(std::move(hits.values[it->second])),
