@@ -451,6 +451,11 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
                        const std::function<bool()>& stop, logql_engine::SourceStats& stats,
                        const TenantEntrySource::EmitToPipe& emit_to) {
   EntryBatch entries;
+  // Decoded blocks pass from one store iterator of this reader to the next (declared before
+  // every stream this function reads, which must give their blocks back before it ends).
+  chunk::DecodedBlockPool pool;
+  chunk::IteratorOptions store_opts = plan.opts;
+  store_opts.pool = &pool;
   size_t stream_no = 0;
   // Limit-bound log reads open store blocks one at a time as the merge reaches them; when one
   // has no data yet, it is read with the next few that lack theirs, twice as many each time.
@@ -467,7 +472,7 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
     }
     std::shared_ptr<const chunk::MemChunk> block_chunk =
         chunk::MemChunk::FromBlocks(next.chunk->encoding, {next.block});
-    s.iterators.push_back(block_chunk->Iterator(plan.opts));
+    s.iterators.push_back(block_chunk->Iterator(store_opts));
     s.store_chunks.push_back(std::move(block_chunk));
     s.next_pending++;
     return s.iterators.back().get();
@@ -553,7 +558,7 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
       if (by_block) {
         s.pending = std::move(pending[i - unit.ref_begin]);
       } else {
-        chunk::IteratorOptions chunk_opts = plan.opts;
+        chunk::IteratorOptions chunk_opts = store_opts;
         chunk_opts.lines = !s.without_lines;
         for (size_t c = 0; c < series.chunks.size(); ++c, ++k) {
           s.iterators.push_back(fetched[k]->Iterator(chunk_opts));

@@ -573,7 +573,27 @@ struct ChunkIterator::Source {
 ChunkIterator::ChunkIterator(Encoding encoding, IteratorOptions options)
     : codec_(GetCodec(encoding)), options_(std::move(options)) {}
 
-ChunkIterator::~ChunkIterator() = default;
+std::unique_ptr<DecodedBlock> DecodedBlockPool::Take() {
+  if (free_.empty())
+    return std::make_unique<DecodedBlock>();
+  std::unique_ptr<DecodedBlock> b = std::move(free_.back());
+  free_.pop_back();
+  return b;
+}
+
+void DecodedBlockPool::Give(std::unique_ptr<DecodedBlock> block) {
+  if (block != nullptr && free_.size() < kMaxKept)
+    free_.push_back(std::move(block));
+}
+
+ChunkIterator::~ChunkIterator() {
+  if (options_.pool == nullptr)
+    return;
+  for (auto& b : free_)
+    options_.pool->Give(std::move(b));
+  for (Source& s : sources_)
+    options_.pool->Give(std::move(s.decoded));
+}
 
 int64_t ChunkIterator::CurrentTs(const Source& s) const {
   return s.decoded->timestamp(options_.direction == Direction::kForward ? s.pos : s.pos - 1);
@@ -594,6 +614,8 @@ bool ChunkIterator::Open(Source& s) {
     if (!free_.empty()) {
       s.decoded = std::move(free_.back());
       free_.pop_back();
+    } else if (options_.pool != nullptr) {
+      s.decoded = options_.pool->Take();
     } else {
       s.decoded = std::make_unique<DecodedBlock>();
     }

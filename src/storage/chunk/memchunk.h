@@ -71,6 +71,21 @@ struct ChunkStats {
   int64_t max_ts = 0;
 };
 
+// Decoded blocks kept for reuse by the iterators of one reader: a block's buffers keep the
+// size of the biggest block they held, so taking one from here saves a fresh allocation, its
+// page faults and the zero-fill of growing it. Not thread-safe; must outlive the iterators
+// that use it.
+class DecodedBlockPool {
+ public:
+  std::unique_ptr<DecodedBlock> Take();
+  // Keeps at most kMaxKept blocks.
+  void Give(std::unique_ptr<DecodedBlock> block);
+  static constexpr size_t kMaxKept = 8;
+
+ private:
+  std::vector<std::unique_ptr<DecodedBlock>> free_;
+};
+
 struct IteratorOptions {
   int64_t from = std::numeric_limits<int64_t>::min();     // inclusive
   int64_t through = std::numeric_limits<int64_t>::max();  // exclusive
@@ -82,6 +97,9 @@ struct IteratorOptions {
   // blocks whose layout allows it are read without decompressing their lines; yielded lines
   // then show zero bytes of the right length (see DecodedBlock::Load).
   bool lines = true;
+  // Where the iterator takes decoded blocks from and gives them back to when it ends (null:
+  // its own).
+  DecodedBlockPool* pool = nullptr;
 };
 
 struct IteratorStats {

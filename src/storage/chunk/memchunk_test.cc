@@ -480,6 +480,41 @@ TEST(MemChunkTest, Duplicates) {
   EXPECT_EQ(got[1].structured_metadata, md);
 }
 
+// Iterators that share a pool of decoded blocks (one after another, and two at once, as a
+// reader's merge holds them) read exactly what iterators with their own blocks read, whatever
+// size of block a pooled one held before.
+TEST(MemChunkTest, IteratorsSharingADecodedBlockPool) {
+  const std::vector<Entry> small = RandomEntries(300, 5, false);
+  const std::vector<Entry> large = RandomEntries(3000, 6, true);
+  MemChunk a(SmallBlocks(Encoding::kZstd));
+  AppendAll(a, large);
+  MemChunk b(SmallBlocks(Encoding::kSnappy));
+  AppendAll(b, small);
+  auto da = MemChunk::Decode(*a.Encode());
+  auto db = MemChunk::Decode(*b.Encode());
+  ASSERT_TRUE(da.ok() && db.ok());
+  DecodedBlockPool pool;
+  for (Direction d : {Direction::kForward, Direction::kBackward}) {
+    for (int round = 0; round < 3; ++round) {
+      IteratorOptions o;
+      o.direction = d;
+      o.pool = &pool;
+      auto ia = (*da)->Iterator(o);
+      auto ib = (*db)->Iterator(o);
+      EXPECT_EQ(Collect(*ib), Expected(small, kMin, kMax, d));
+      EXPECT_EQ(Collect(*ia), Expected(large, kMin, kMax, d));
+    }
+    IteratorOptions o;
+    o.direction = d;
+    o.pool = &pool;
+    EXPECT_EQ(Collect(*(*db)->Iterator(o)), Expected(small, kMin, kMax, d));
+  }
+  // Given back blocks stay within the pool's bound.
+  for (size_t i = 0; i < 2 * DecodedBlockPool::kMaxKept; ++i)
+    pool.Give(std::make_unique<DecodedBlock>());
+  EXPECT_NE(pool.Take(), nullptr);
+}
+
 TEST(MemChunkTest, TimeRangeForwardAndBackward) {
   const std::vector<Entry> entries = RandomEntries(2000, 13, false);
   MemChunk c(SmallBlocks(Encoding::kLz4));
