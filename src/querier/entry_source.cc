@@ -172,13 +172,18 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     if (ka != kb) return forward ? ka > kb : ka < kb;
     return a.it != nullptr && b.it == nullptr;
   };
+  // A block that fails to decode (damaged: its checksum is checked here, not when the chunk
+  // was fetched) names its stream.
+  auto failed = [&s](const absl::Status& st) {
+    return absl::Status(st.code(), absl::StrCat("stream ", s.labels.ToString(), ": ", st.message()));
+  };
   std::vector<Source> heap;
   for (size_t i = 0; i < s.iterators.size(); ++i) {
     auto& it = s.iterators[i];
     if (it->Next()) {
       heap.push_back(Source{it.get(), i < s.memory_iterators});
     } else if (!it->status().ok()) {
-      return it->status();
+      return failed(it->status());
     }
   }
   if (s.next_pending < s.pending.size()) heap.push_back(Source{nullptr, false});
@@ -198,7 +203,7 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
         heap.push_back(Source{it, false});
         std::push_heap(heap.begin(), heap.end(), later);
       } else if (!it->status().ok()) {
-        return it->status();
+        return failed(it->status());
       }
       if (s.next_pending < s.pending.size()) {
         heap.push_back(Source{nullptr, false});
@@ -254,7 +259,7 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     if (src.it->Next()) {
       std::push_heap(heap.begin(), heap.end(), later);
     } else {
-      if (!src.it->status().ok()) return src.it->status();
+      if (!src.it->status().ok()) return failed(src.it->status());
       heap.pop_back();
     }
   }

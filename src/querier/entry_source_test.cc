@@ -160,6 +160,18 @@ TEST_F(EntrySourceTest, StoreFailuresEndTheQueryWithAnError) {
     EXPECT_EQ(logs.status().code(), absl::StatusCode::kUnavailable) << logs.status();
     store_->Clear();
   }
+  // Damaged chunk objects (a byte flipped in each): whether the damage is in a block, found
+  // when it is decoded, or in the index, the query fails with a data-loss error.
+  store_->CorruptReads(true);
+  for (const char* query : {"sum(count_over_time({app=~\"a.\"}[1h]))",
+                            "sum(count_over_time({app=~\"a.\"} |= \"error\" [1h]))"}) {
+    auto damaged = Instant(query);
+    ASSERT_FALSE(damaged.ok()) << query;
+    EXPECT_EQ(damaged.status().code(), absl::StatusCode::kDataLoss) << damaged.status();
+    EXPECT_NE(damaged.status().message().find("stream {app="), std::string_view::npos)
+        << damaged.status();
+  }
+  store_->CorruptReads(false);
   auto ok = Instant("sum(count_over_time({app=~\"a.\"}[1h]))");
   ASSERT_TRUE(ok.ok()) << ok.status();
   ASSERT_EQ(ok->vector.size(), 1u);

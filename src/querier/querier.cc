@@ -88,9 +88,13 @@ absl::StatusOr<std::vector<index::SeriesChunks>> Querier::StoreChunkRefs(
 
 namespace {
 
+// `from_cache`: every block is checked now, so that a damaged cache entry can be taken for a
+// miss; a store object's blocks are checked as they are decoded (a query reads a time range,
+// often a few blocks of a chunk), and a damaged one fails the query as it would anyway.
 absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> DecodeChunk(std::string bytes,
-                                                                  const std::string& key) {
-  auto chunk = chunk::MemChunk::DecodeOwned(std::move(bytes));
+                                                                  const std::string& key,
+                                                                  bool from_cache) {
+  auto chunk = chunk::MemChunk::DecodeOwned(std::move(bytes), /*verify_blocks=*/from_cache);
   if (!chunk.ok()) {
     return absl::Status(chunk.status().code(),
                         absl::StrCat("chunk ", key, ": ", chunk.status().message()));
@@ -134,7 +138,7 @@ std::vector<size_t> Querier::FromChunkCache(
   for (size_t i = 0; i < keys.size(); ++i) {
     auto it = found.find(keys[i]);
     if (it != found.end()) {
-      auto decoded = DecodeChunk(std::move(hits.values[it->second]), keys[i]);
+      auto decoded = DecodeChunk(std::move(hits.values[it->second]), keys[i], true);
       // A damaged cache entry is a miss, not an error: the store has the real object.
       if (decoded.ok()) {
         out[i] = std::move(*decoded);
@@ -215,7 +219,8 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
     for (const auto& v : store_values) stats->chunk_cache_bytes_sent += static_cast<int64_t>(v.size());
   }
   for (size_t j = 0; j < missing.size(); ++j) {
-    ASSIGN_OR_RETURN(out[missing[j]], DecodeChunk(std::move(bytes[j]), keys[missing[j]]));
+    ASSIGN_OR_RETURN(out[missing[j]],
+                     DecodeChunk(std::move(bytes[j]), keys[missing[j]], false));
   }
   return out;
 }
@@ -362,7 +367,7 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
       // An index without object sizes: fetch the whole object.
       auto whole = store_->Get(keys[i]);
       if (whole.ok()) read[j] = whole->size();
-      auto c = whole.ok() ? DecodeChunk(*std::move(whole), keys[i]) : whole.status();
+      auto c = whole.ok() ? DecodeChunk(*std::move(whole), keys[i], false) : whole.status();
       if (c.ok()) {
         out[i].encoding = (*c)->encoding();
         out[i].blocks = WantedBlocks((*c)->blocks(), needles, from_ns, through_ns);
