@@ -120,8 +120,7 @@ struct StreamIterators {
 
 // Where a pending block's entries start in the query direction.
 int64_t PendingBound(const PendingBlock& p, chunk::Direction direction) {
-  return direction == chunk::Direction::kForward ? p.block->meta().min_ts
-                                                 : p.block->meta().max_ts;
+  return direction == chunk::Direction::kForward ? p.block->meta().min_ts : p.block->meta().max_ts;
 }
 
 // True when no two of the chunks can hold an entry with the same timestamp.
@@ -169,13 +168,15 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
   };
   auto later = [forward, &key](const Source& a, const Source& b) {
     const int64_t ka = key(a), kb = key(b);
-    if (ka != kb) return forward ? ka > kb : ka < kb;
+    if (ka != kb)
+      return forward ? ka > kb : ka < kb;
     return a.it != nullptr && b.it == nullptr;
   };
   // A block that fails to decode (damaged: its checksum is checked here, not when the chunk
   // was fetched) names its stream.
   auto failed = [&s](const absl::Status& st) {
-    return absl::Status(st.code(), absl::StrCat("stream ", s.labels.ToString(), ": ", st.message()));
+    return absl::Status(st.code(),
+                        absl::StrCat("stream ", s.labels.ToString(), ": ", st.message()));
   };
   std::vector<Source> heap;
   for (size_t i = 0; i < s.iterators.size(); ++i) {
@@ -186,7 +187,8 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
       return failed(it->status());
     }
   }
-  if (s.next_pending < s.pending.size()) heap.push_back(Source{nullptr, false});
+  if (s.next_pending < s.pending.size())
+    heap.push_back(Source{nullptr, false});
   std::make_heap(heap.begin(), heap.end(), later);
   int64_t last_ts = 0;
   bool have_last = false;
@@ -248,7 +250,8 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
       stats.filtered_lines++;
       stats.filtered_bytes += static_cast<int64_t>(e.line.size());
     } else {
-      if (max_entries > 0 && pushed >= max_entries && e.timestamp_ns != last_pushed_ts) break;
+      if (max_entries > 0 && pushed >= max_entries && e.timestamp_ns != last_pushed_ts)
+        break;
       pushed++;
       last_pushed_ts = e.timestamp_ns;
       if (hashed) hashes_at_last_ts.push_back(hash);
@@ -259,7 +262,8 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     if (src.it->Next()) {
       std::push_heap(heap.begin(), heap.end(), later);
     } else {
-      if (!src.it->status().ok()) return failed(src.it->status());
+      if (!src.it->status().ok())
+        return failed(src.it->status());
       heap.pop_back();
     }
   }
@@ -470,7 +474,8 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
       std::vector<BlockToRead> reads;
       for (size_t k = s.next_pending; k < s.pending.size() && reads.size() < s.read_ahead; ++k) {
         PendingBlock& p = s.pending[k];
-        if (!p.block->has_data()) reads.push_back(BlockToRead{&p.chunk->key, &p.block});
+        if (!p.block->has_data())
+          reads.push_back(BlockToRead{&p.chunk->key, &p.block});
       }
       s.read_ahead = std::min(2 * s.read_ahead, kMaxBlocksReadAhead);
       RETURN_IF_ERROR(querier->FetchBlockData(reads, &stats));
@@ -485,9 +490,8 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
   auto push = [&](StreamIterators& s) {
     const size_t id = stream_no++;
     return MergeAndPush(
-        s, plan.opts.direction,
-        [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); }, open_pending,
-        params.line_filter.get(), params.max_entries_per_stream, stats, entries);
+        s, plan.opts.direction, [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); },
+        open_pending, params.line_filter.get(), params.max_entries_per_stream, stats, entries);
   };
   while (true) {
     const size_t u = plan.next_unit.fetch_add(1);
@@ -504,9 +508,9 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
     std::vector<std::shared_ptr<const chunk::MemChunk>> fetched;
     std::vector<ChunkBlocks> indexes;
     if (!batch.empty() && by_block) {
-      ASSIGN_OR_RETURN(indexes, querier->FetchChunkIndexes(tenant, batch,
-                                                           params.line_filter_needles,
-                                                           params.start_ns, params.end_ns, &stats));
+      ASSIGN_OR_RETURN(indexes,
+                       querier->FetchChunkIndexes(tenant, batch, params.line_filter_needles,
+                                                  params.start_ns, params.end_ns, &stats));
     } else if (!batch.empty()) {
       // With needles, only the blocks that may hold them are read.
       ASSIGN_OR_RETURN(fetched,
@@ -528,7 +532,8 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
       for (size_t i = unit.ref_begin; i < unit.ref_end; ++i) {
         std::vector<PendingBlock>& blocks = pending[i - unit.ref_begin];
         for (size_t c = 0; c < plan.refs[i].chunks.size(); ++c, ++k) {
-          for (auto& b : indexes[k].blocks) blocks.push_back(PendingBlock{b, &indexes[k]});
+          for (auto& b : indexes[k].blocks)
+            blocks.push_back(PendingBlock{b, &indexes[k]});
         }
         std::stable_sort(blocks.begin(), blocks.end(),
                          [&](const PendingBlock& a, const PendingBlock& b) {
@@ -538,7 +543,8 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
                          });
         uint64_t entries = 0;
         for (PendingBlock& p : blocks) {
-          if (entries >= params.max_entries_per_stream) break;
+          if (entries >= params.max_entries_per_stream)
+            break;
           entries += p.block->meta().entries;
           reads.push_back(BlockToRead{&p.chunk->key, &p.block});
         }

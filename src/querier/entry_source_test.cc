@@ -3,10 +3,11 @@
 // and store failures, which must end a query with an error, not a hang.
 #include "querier/entry_source.h"
 
+#include <xxhash.h>
+
 #include <map>
 
 #include <gtest/gtest.h>
-#include <xxhash.h>
 
 #include "absl/strings/str_cat.h"
 #include "cache/lru_cache.h"
@@ -217,7 +218,8 @@ class BlockReadTest : public ::testing::Test {
           }
         }
         std::vector<wal::EntryView> views;
-        for (size_t j = 0; j < lines.size(); ++j) views.push_back(wal::EntryView{times[j], lines[j], {}});
+        for (size_t j = 0; j < lines.size(); ++j)
+          views.push_back(wal::EntryView{times[j], lines[j], {}});
         ingester::StreamBatch batch{&labels, labels.Hash(), views};
         ASSERT_TRUE(ing.Push("fake", std::span<const ingester::StreamBatch>(&batch, 1)).ok());
       }
@@ -226,8 +228,7 @@ class BlockReadTest : public ::testing::Test {
     ing.Stop();
     querier_ = std::make_unique<Querier>(
         QuerierOptions{}, nullptr,
-        std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{},
-                                                         store_),
+        std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{}, store_),
         store_);
   }
 
@@ -317,7 +318,8 @@ TEST_F(BlockReadTest, LimitsThatCutThroughLinesAtOneTimestamp) {
       const auto& g = got->streams[0].entries;
       const auto& w = want->streams[0].entries;
       ASSERT_EQ(g.size(), w.size());
-      for (size_t j = 0; j < w.size(); ++j) EXPECT_EQ(g[j].line, w[j].line);
+      for (size_t j = 0; j < w.size(); ++j)
+        EXPECT_EQ(g[j].line, w[j].line);
     }
   }
 }
@@ -330,8 +332,7 @@ TEST_F(BlockReadTest, IndexesAndBlocksGoThroughTheChunkCache) {
   auto cache = std::make_shared<cache::LruCache>("chunks", options);
   querier_ = std::make_unique<Querier>(
       QuerierOptions{}, nullptr,
-      std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{},
-                                                       store_),
+      std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{}, store_),
       store_, cache);
   logql_engine::SourceStats first, second;
   auto a = Logs("{app=\"b\"} |= \"error\"", 300, logql_engine::Direction::kBackward, &first);
@@ -367,7 +368,8 @@ class DamagingCache : public cache::Cache {
   cache::FetchResult Fetch(std::span<const std::string_view> keys) override {
     cache::FetchResult r = inner_->Fetch(keys);
     for (std::string& v : r.values) {
-      if (!v.empty()) v[v.size() / 2] ^= 0x5a;
+      if (!v.empty())
+        v[v.size() / 2] ^= 0x5a;
     }
     return r;
   }
@@ -386,8 +388,7 @@ TEST_F(BlockReadTest, DamagedCacheEntriesAreMisses) {
       std::make_shared<DamagingCache>(std::make_shared<cache::LruCache>("chunks", options));
   querier_ = std::make_unique<Querier>(
       QuerierOptions{}, nullptr,
-      std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{},
-                                                       store_),
+      std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{}, store_),
       store_, cache);
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE(round);
@@ -395,7 +396,8 @@ TEST_F(BlockReadTest, DamagedCacheEntriesAreMisses) {
     auto r = Logs("{app=\"b\"}", 300, logql_engine::Direction::kBackward, &read);
     ASSERT_TRUE(r.ok()) << r.status();
     size_t entries = 0;
-    for (const auto& st : r->streams) entries += st.entries.size();
+    for (const auto& st : r->streams)
+      entries += st.entries.size();
     EXPECT_EQ(entries, 300u);
     EXPECT_GT(read.store_chunk.compressed_bytes, 0);
     EXPECT_EQ(read.chunk_cache_entries_found, 0);
@@ -412,7 +414,8 @@ TEST_F(BlockReadTest, FailedBlockReadsEndTheQueryWithAnError) {
     logql_engine::SourceStats read;
     auto logs = Logs("{app=\"b\"}", 2000, logql_engine::Direction::kBackward, &read);
     store_->Clear();
-    if (logs.ok()) break;
+    if (logs.ok())
+      break;
     EXPECT_EQ(logs.status().code(), absl::StatusCode::kUnavailable) << logs.status();
     ++failures;
   }

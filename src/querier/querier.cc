@@ -92,8 +92,8 @@ namespace {
 // miss; a store object's blocks are checked as they are decoded (a query reads a time range,
 // often a few blocks of a chunk), and a damaged one fails the query as it would anyway.
 absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> DecodeChunk(std::string bytes,
-                                                                  const std::string& key,
-                                                                  bool from_cache) {
+                                                                   const std::string& key,
+                                                                   bool from_cache) {
   auto chunk = chunk::MemChunk::DecodeOwned(std::move(bytes), /*verify_blocks=*/from_cache);
   if (!chunk.ok()) {
     return absl::Status(chunk.status().code(),
@@ -219,8 +219,7 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
     for (const auto& v : store_values) stats->chunk_cache_bytes_sent += static_cast<int64_t>(v.size());
   }
   for (size_t j = 0; j < missing.size(); ++j) {
-    ASSIGN_OR_RETURN(out[missing[j]],
-                     DecodeChunk(std::move(bytes[j]), keys[missing[j]], false));
+    ASSIGN_OR_RETURN(out[missing[j]], DecodeChunk(std::move(bytes[j]), keys[missing[j]], false));
   }
   return out;
 }
@@ -245,10 +244,10 @@ absl::StatusOr<chunk::ChunkIndex> ParseChunkTail(std::shared_ptr<const std::stri
     return absl::DataLossError("chunk tail out of range");
   const uint64_t start = size - tail->size();
   ASSIGN_OR_RETURN(chunk::IndexLocation loc,
-                   chunk::ParseTrailer(std::string_view(*tail).substr(tail->size() -
-                                                                      chunk::kTrailerSize),
-                                       size));
-  if (loc.offset < start) return absl::DataLossError("chunk tail does not hold the index");
+                   chunk::ParseTrailer(
+                       std::string_view(*tail).substr(tail->size() - chunk::kTrailerSize), size));
+  if (loc.offset < start)
+    return absl::DataLossError("chunk tail does not hold the index");
   const std::string_view index = std::string_view(*tail).substr(loc.offset - start, loc.length);
   return chunk::ParseIndex(index, loc, std::move(tail));
 }
@@ -271,7 +270,8 @@ absl::StatusOr<std::shared_ptr<const std::string>> ReadChunkTail(objstore::Objec
   ASSIGN_OR_RETURN(
       chunk::IndexLocation loc,
       chunk::ParseTrailer(std::string_view(tail).substr(tail_len - chunk::kTrailerSize), size));
-  if (loc.offset >= tail_start) return std::make_shared<const std::string>(std::move(tail));
+  if (loc.offset >= tail_start)
+    return std::make_shared<const std::string>(std::move(tail));
   ASSIGN_OR_RETURN(std::string head, store.GetRange(key, loc.offset, tail_start - loc.offset));
   *bytes_read += head.size();
   if (head.size() != tail_start - loc.offset)
@@ -294,7 +294,8 @@ std::vector<std::shared_ptr<const chunk::Block>> WantedBlocks(
     if (!b->Overlaps(from_ns, through_ns)) continue;
     bool may = true;
     for (const auto& n : needles) may = may && b->MayContain(n);
-    if (!may) continue;
+    if (!may)
+      continue;
     const chunk::BlockMeta& m = b->meta();
     bool inside = bytes != nullptr && m.offset >= bytes_start &&
                   m.offset + m.compressed_size <= bytes_start + bytes->size();
@@ -330,15 +331,18 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
   // chunk costs one key, so a query served from the cache shows no misses.)
   std::vector<size_t> missing;
   if (chunk_cache_ == nullptr) {
-    for (size_t i = 0; i < chunks.size(); ++i) missing.push_back(i);
+    for (size_t i = 0; i < chunks.size(); ++i)
+      missing.push_back(i);
   } else {
     std::vector<std::string> tail_keys;
-    for (const std::string& key : keys) tail_keys.push_back(IndexCacheKey(key));
+    for (const std::string& key : keys)
+      tail_keys.push_back(IndexCacheKey(key));
     cache::FetchResult hits = chunk_cache_->Fetch(tail_keys);
     stats->chunk_cache_requests++;
     stats->chunk_cache_entries_requested += static_cast<int64_t>(tail_keys.size());
     StringMap<size_t> found;
-    for (size_t h = 0; h < hits.found_keys.size(); ++h) found.emplace(hits.found_keys[h], h);
+    for (size_t h = 0; h < hits.found_keys.size(); ++h)
+      found.emplace(hits.found_keys[h], h);
     for (size_t i = 0; i < chunks.size(); ++i) {
       auto it = found.find(tail_keys[i]);
       if (it != found.end() && chunks[i].ref.size_bytes > 0) {
@@ -395,28 +399,35 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
     std::vector<std::string> cache_keys;
     std::vector<std::string_view> values;
     for (size_t j = 0; j < missing.size(); ++j) {
-      if (tails[j] == nullptr) continue;
+      if (tails[j] == nullptr)
+        continue;
       cache_keys.push_back(IndexCacheKey(keys[missing[j]]));
       values.push_back(*tails[j]);
       stats->chunk_cache_bytes_sent += static_cast<int64_t>(values.back().size());
     }
     std::vector<std::string_view> key_views(cache_keys.begin(), cache_keys.end());
-    if (!key_views.empty()) chunk_cache_->Store(key_views, values);
+    if (!key_views.empty())
+      chunk_cache_->Store(key_views, values);
   }
-  for (size_t i = 0; i < chunks.size(); ++i) out[i].key = std::move(keys[i]);
+  for (size_t i = 0; i < chunks.size(); ++i)
+    out[i].key = std::move(keys[i]);
   return out;
 }
 
 absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
                                      logql_engine::SourceStats* stats) {
   logql_engine::SourceStats ignored;
-  if (stats == nullptr) stats = &ignored;
+  if (stats == nullptr)
+    stats = &ignored;
   std::vector<BlockToRead> todo;
   for (const BlockToRead& r : reads) {
-    if (!(*r.block)->has_data()) todo.push_back(r);
+    if (!(*r.block)->has_data())
+      todo.push_back(r);
   }
-  if (todo.empty()) return absl::OkStatus();
-  if (store_ == nullptr) return absl::FailedPreconditionError("no object store configured");
+  if (todo.empty())
+    return absl::OkStatus();
+  if (store_ == nullptr)
+    return absl::FailedPreconditionError("no object store configured");
   if (chunk_cache_ != nullptr) {
     std::vector<std::string> block_keys;
     for (const BlockToRead& r : todo)
@@ -425,7 +436,8 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
     stats->chunk_cache_requests++;
     stats->chunk_cache_entries_requested += static_cast<int64_t>(block_keys.size());
     StringMap<size_t> found;
-    for (size_t h = 0; h < hits.found_keys.size(); ++h) found.emplace(hits.found_keys[h], h);
+    for (size_t h = 0; h < hits.found_keys.size(); ++h)
+      found.emplace(hits.found_keys[h], h);
     std::vector<BlockToRead> still;
     for (size_t k = 0; k < todo.size(); ++k) {
       std::shared_ptr<const chunk::Block>& b = *todo[k].block;
@@ -435,17 +447,18 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
           chunk::Checksum64(hits.values[it->second]) == b->meta().checksum) {
         stats->chunk_cache_entries_found++;
         stats->chunk_cache_bytes_received += static_cast<int64_t>(b->meta().compressed_size);
-        b = b->WithData(std::make_shared<const std::string>(std::move(hits.values[it->second])),
-                        0);
+        b = b->WithData(std::make_shared<const std::string>(std::move(hits.values[it->second])), 0);
         continue;
       }
       still.push_back(todo[k]);
     }
     todo = std::move(still);
-    if (todo.empty()) return absl::OkStatus();
+    if (todo.empty())
+      return absl::OkStatus();
   }
   std::sort(todo.begin(), todo.end(), [](const BlockToRead& a, const BlockToRead& b) {
-    if (*a.key != *b.key) return *a.key < *b.key;
+    if (*a.key != *b.key)
+      return *a.key < *b.key;
     return (*a.block)->meta().offset < (*b.block)->meta().offset;
   });
   // Blocks are contiguous in their object: adjacent ones are read together.
@@ -488,8 +501,10 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
     }
   });
   stats->store_download_time_ns += absl::GetCurrentTimeNanos() - fetch_start;
-  for (uint64_t r : read) stats->store_chunk.compressed_bytes += static_cast<int64_t>(r);
-  for (const auto& e : errors) RETURN_IF_ERROR(e);
+  for (uint64_t r : read)
+    stats->store_chunk.compressed_bytes += static_cast<int64_t>(r);
+  for (const auto& e : errors)
+    RETURN_IF_ERROR(e);
   if (chunk_cache_ != nullptr) {
     std::vector<std::string> block_keys;
     std::vector<std::string_view> values;
@@ -504,15 +519,16 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>>
-Querier::FetchChunksForNeedles(std::string_view tenant, std::span<const ChunkToFetch> chunks,
-                               std::span<const std::string> needles, int64_t from_ns,
-                               int64_t through_ns, logql_engine::SourceStats* stats) {
+absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::FetchChunksForNeedles(
+    std::string_view tenant, std::span<const ChunkToFetch> chunks,
+    std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
+    logql_engine::SourceStats* stats) {
   ASSIGN_OR_RETURN(std::vector<ChunkBlocks> indexes,
                    FetchChunkIndexes(tenant, chunks, needles, from_ns, through_ns, stats));
   std::vector<BlockToRead> reads;
   for (ChunkBlocks& c : indexes) {
-    for (auto& b : c.blocks) reads.push_back(BlockToRead{&c.key, &b});
+    for (auto& b : c.blocks)
+      reads.push_back(BlockToRead{&c.key, &b});
   }
   RETURN_IF_ERROR(FetchBlockData(reads, stats));
   std::vector<std::shared_ptr<const chunk::MemChunk>> out;

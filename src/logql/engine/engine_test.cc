@@ -623,7 +623,8 @@ TEST(EngineLogOrderTest, LogQueryStreamsComeInLabelStringOrder) {
   auto r = Engine().Query(q, source);
   ASSERT_TRUE(r.ok()) << r.status();
   std::vector<std::string> order;
-  for (const Stream& st : r->streams) order.push_back(std::string(st.labels.Get("pod")));
+  for (const Stream& st : r->streams)
+    order.push_back(std::string(st.labels.Get("pod")));
   EXPECT_EQ(order, (std::vector<std::string>{"w", "x y", "x!", "x"}));
 }
 

@@ -61,10 +61,12 @@ TEST(JsonWriterTest, GoStringEscaping) {
 // skip over plain bytes hands each one to the escaping code, before and after a step boundary.
 TEST(JsonWriterTest, GoStringEscapingInLongLines) {
   const std::vector<std::pair<std::string, std::string>> specials = {
-      {"\"", "\\\""},         {"\\", "\\\\"},      {"\n", "\\n"},
-      {"\x01", "\\u0001"},      {"<", "\\u003c"},       {">", "\\u003e"},
-      {"&", "\\u0026"},          {"\xc3\xbc", "\xc3\xbc"}, {"\xff", "\\ufffd"},
-      {"\xe2\x80\xa9", "\\u2029"}, {"\x7f", "\x7f"}};
+      {"\"", "\\\""},      {"\\", "\\\\"},
+      {"\n", "\\n"},       {"\x01", "\\u0001"},
+      {"<", "\\u003c"},    {">", "\\u003e"},
+      {"&", "\\u0026"},    {"\xc3\xbc", "\xc3\xbc"},
+      {"\xff", "\\ufffd"}, {"\xe2\x80\xa9", "\\u2029"},
+      {"\x7f", "\x7f"}};
   for (const auto& [raw, escaped] : specials) {
     for (size_t pos = 0; pos < 40; ++pos) {
       const std::string plain(40, 'x');

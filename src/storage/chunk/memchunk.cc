@@ -513,7 +513,7 @@ absl::StatusOr<std::unique_ptr<MemChunk>> MemChunk::Decode(std::string_view data
 }
 
 absl::StatusOr<std::unique_ptr<MemChunk>> MemChunk::DecodeOwned(std::string data,
-                                                                 bool verify_blocks) {
+                                                                bool verify_blocks) {
   if (data.size() < kHeaderSize + kTrailerSize)
     return Corrupt("too short");
   if (std::string_view(data).substr(0, 4) != std::string_view(kMagic, 4)) {

@@ -193,7 +193,7 @@ class MemChunk {
   // With `verify_blocks` false the blocks' checksums are left to DecodedBlock::Load, which
   // checks each block it decodes (readers that may skip most blocks need not hash them all).
   static absl::StatusOr<std::unique_ptr<MemChunk>> DecodeOwned(std::string data,
-                                                              bool verify_blocks = true);
+                                                               bool verify_blocks = true);
   // A read-only chunk over blocks obtained elsewhere (e.g. ParseIndex + ranged reads + WithData).
   // Blocks without data may be included only if iterators never need them.
   static std::unique_ptr<MemChunk> FromBlocks(Encoding encoding,
