@@ -28,15 +28,30 @@ constexpr int64_t kT0 = 1704067200 * kSec;  // 2024-01-01T00:00:00Z
 constexpr int kStreams = 40;
 constexpr int kPerStream = 30;
 
+// A querier over the flushed data in `store` (no ingester), optionally behind a chunk cache.
+std::unique_ptr<Querier> StoreQuerier(std::shared_ptr<objstore::ObjectClient> store,
+                                      std::shared_ptr<cache::Cache> chunk_cache = nullptr) {
+  return std::make_unique<Querier>(
+      QuerierOptions{}, nullptr,
+      std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{}, store),
+      store, std::move(chunk_cache));
+}
+
+// Ingester options for tests that flush by hand (FlushAll), with the WAL under `dir`.
+ingester::IngesterOptions FlushOnRequest(const TestDir& dir) {
+  ingester::IngesterOptions options;
+  options.wal_dir = (dir / "wal").string();
+  options.flush_check_period = absl::Hours(1);
+  return options;
+}
+
 class EntrySourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto fsclient = objstore::FilesystemObjectClient::Open((dir_ / "store").string());
     ASSERT_TRUE(fsclient.ok());
     store_ = std::make_shared<objstore::FaultInjectingObjectClient>(std::move(*fsclient));
-    ingester::IngesterOptions options;
-    options.wal_dir = (dir_ / "wal").string();
-    options.flush_check_period = absl::Hours(1);
+    ingester::IngesterOptions options = FlushOnRequest(dir_);
     auto limits = std::make_shared<config::TenantLimits>();
     ingester::Ingester ing(options, store_, [limits](std::string_view) { return limits; });
     ASSERT_TRUE(ing.Start().ok());
@@ -62,11 +77,7 @@ class EntrySourceTest : public ::testing::Test {
       ASSERT_TRUE(ing.FlushAll().ok());
     }
     ing.Stop();
-    querier_ = std::make_unique<Querier>(
-        QuerierOptions{}, nullptr,
-        std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{},
-                                                         store_),
-        store_);
+    querier_ = StoreQuerier(store_);
   }
   void TearDown() override { querier_.reset(); }
 
@@ -191,9 +202,7 @@ class BlockReadTest : public ::testing::Test {
     auto fsclient = objstore::FilesystemObjectClient::Open((dir_ / "store").string());
     ASSERT_TRUE(fsclient.ok());
     store_ = std::make_shared<objstore::FaultInjectingObjectClient>(std::move(*fsclient));
-    ingester::IngesterOptions options;
-    options.wal_dir = (dir_ / "wal").string();
-    options.flush_check_period = absl::Hours(1);
+    ingester::IngesterOptions options = FlushOnRequest(dir_);
     options.chunk.block_size = 1024;
     auto limits = std::make_shared<config::TenantLimits>();
     ingester::Ingester ing(options, store_, [limits](std::string_view) { return limits; });
@@ -226,10 +235,7 @@ class BlockReadTest : public ::testing::Test {
       ASSERT_TRUE(ing.FlushAll().ok());
     }
     ing.Stop();
-    querier_ = std::make_unique<Querier>(
-        QuerierOptions{}, nullptr,
-        std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{}, store_),
-        store_);
+    querier_ = StoreQuerier(store_);
   }
 
   // A line that compresses about as badly as real ones (a hex id), so that chunks are bigger
@@ -330,10 +336,7 @@ TEST_F(BlockReadTest, IndexesAndBlocksGoThroughTheChunkCache) {
   cache::EmbeddedCacheOptions options;
   options.enabled = true;
   auto cache = std::make_shared<cache::LruCache>("chunks", options);
-  querier_ = std::make_unique<Querier>(
-      QuerierOptions{}, nullptr,
-      std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{}, store_),
-      store_, cache);
+  querier_ = StoreQuerier(store_, cache);
   logql_engine::SourceStats first, second;
   auto a = Logs("{app=\"b\"} |= \"error\"", 300, logql_engine::Direction::kBackward, &first);
   auto b = Logs("{app=\"b\"} |= \"error\"", 300, logql_engine::Direction::kBackward, &second);
@@ -386,10 +389,7 @@ TEST_F(BlockReadTest, DamagedCacheEntriesAreMisses) {
   options.enabled = true;
   auto cache =
       std::make_shared<DamagingCache>(std::make_shared<cache::LruCache>("chunks", options));
-  querier_ = std::make_unique<Querier>(
-      QuerierOptions{}, nullptr,
-      std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{}, store_),
-      store_, cache);
+  querier_ = StoreQuerier(store_, cache);
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE(round);
     logql_engine::SourceStats read;

@@ -115,32 +115,39 @@ std::vector<std::string> ChunkKeys(std::string_view tenant,
 
 }  // namespace
 
-std::vector<size_t> Querier::FromChunkCache(
-    const std::vector<std::string>& keys,
-    std::vector<std::shared_ptr<const chunk::MemChunk>>& out, logql_engine::SourceStats& stats,
-    uint64_t* hit_bytes) {
-  std::vector<size_t> missing;
-  if (chunk_cache_ == nullptr) {
-    for (size_t i = 0; i < keys.size(); ++i) missing.push_back(i);
-    return missing;
-  }
+std::vector<std::optional<std::string>> Querier::CacheFetch(const std::vector<std::string>& keys,
+                                                            logql_engine::SourceStats& stats) {
+  std::vector<std::optional<std::string>> out(keys.size());
+  if (chunk_cache_ == nullptr || keys.empty())
+    return out;
   std::vector<std::string_view> views(keys.begin(), keys.end());
   cache::FetchResult hits = chunk_cache_->Fetch(views);
   stats.chunk_cache_requests++;
   stats.chunk_cache_entries_requested += static_cast<int64_t>(views.size());
-  stats.chunk_cache_entries_found += static_cast<int64_t>(hits.found_keys.size());
-  for (const auto& v : hits.values) {
-    stats.chunk_cache_bytes_received += static_cast<int64_t>(v.size());
-    *hit_bytes += v.size();
-  }
   StringMap<size_t> found;
   for (size_t i = 0; i < hits.found_keys.size(); ++i) found.emplace(hits.found_keys[i], i);
   for (size_t i = 0; i < keys.size(); ++i) {
     auto it = found.find(keys[i]);
-    if (it != found.end()) {
-      auto decoded = DecodeChunk(std::move(hits.values[it->second]), keys[i], true);
+    if (it == found.end())
+      continue;
+    stats.chunk_cache_bytes_received += static_cast<int64_t>(hits.values[it->second].size());
+    out[i] = std::move(hits.values[it->second]);
+  }
+  return out;
+}
+
+std::vector<size_t> Querier::FromChunkCache(
+    const std::vector<std::string>& keys, std::vector<std::shared_ptr<const chunk::MemChunk>>& out,
+    logql_engine::SourceStats& stats, uint64_t* hit_bytes) {
+  std::vector<size_t> missing;
+  std::vector<std::optional<std::string>> values = CacheFetch(keys, stats);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (values[i].has_value()) {
+      *hit_bytes += values[i]->size();
+      auto decoded = DecodeChunk(*std::move(values[i]), keys[i], true);
       // A damaged cache entry is a miss, not an error: the store has the real object.
       if (decoded.ok()) {
+        stats.chunk_cache_entries_found++;
         out[i] = std::move(*decoded);
         continue;
       }
@@ -330,35 +337,24 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
   // Chunk tails from the cache. (Whole chunks cached by FetchChunks are not looked up: every
   // chunk costs one key, so a query served from the cache shows no misses.)
   std::vector<size_t> missing;
-  if (chunk_cache_ == nullptr) {
-    for (size_t i = 0; i < chunks.size(); ++i)
-      missing.push_back(i);
-  } else {
-    std::vector<std::string> tail_keys;
+  std::vector<std::string> tail_keys;
+  if (chunk_cache_ != nullptr) {
     for (const std::string& key : keys)
       tail_keys.push_back(IndexCacheKey(key));
-    cache::FetchResult hits = chunk_cache_->Fetch(tail_keys);
-    stats->chunk_cache_requests++;
-    stats->chunk_cache_entries_requested += static_cast<int64_t>(tail_keys.size());
-    StringMap<size_t> found;
-    for (size_t h = 0; h < hits.found_keys.size(); ++h)
-      found.emplace(hits.found_keys[h], h);
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      auto it = found.find(tail_keys[i]);
-      if (it != found.end() && chunks[i].ref.size_bytes > 0) {
-        std::string& value = hits.values[it->second];
-        stats->chunk_cache_bytes_received += static_cast<int64_t>(value.size());
-        auto tail = std::make_shared<const std::string>(std::move(value));
-        auto index = ParseChunkTail(tail, chunks[i].ref.size_bytes);
-        // A damaged cache entry is a miss: the store has the real object.
-        if (index.ok()) {
-          stats->chunk_cache_entries_found++;
-          keep_index(i, *index, tail, /*from_cache=*/true);
-          continue;
-        }
+  }
+  std::vector<std::optional<std::string>> cached = CacheFetch(tail_keys, *stats);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (i < cached.size() && cached[i].has_value() && chunks[i].ref.size_bytes > 0) {
+      auto tail = std::make_shared<const std::string>(*std::move(cached[i]));
+      auto index = ParseChunkTail(tail, chunks[i].ref.size_bytes);
+      // A damaged cache entry is a miss: the store has the real object.
+      if (index.ok()) {
+        stats->chunk_cache_entries_found++;
+        keep_index(i, *index, tail, /*from_cache=*/true);
+        continue;
       }
-      missing.push_back(i);
     }
+    missing.push_back(i);
   }
   std::vector<absl::Status> errors(missing.size());
   std::vector<uint64_t> read(missing.size(), 0);
@@ -432,22 +428,15 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
     std::vector<std::string> block_keys;
     for (const BlockToRead& r : todo)
       block_keys.push_back(BlockCacheKey(*r.key, (*r.block)->meta().offset));
-    cache::FetchResult hits = chunk_cache_->Fetch(block_keys);
-    stats->chunk_cache_requests++;
-    stats->chunk_cache_entries_requested += static_cast<int64_t>(block_keys.size());
-    StringMap<size_t> found;
-    for (size_t h = 0; h < hits.found_keys.size(); ++h)
-      found.emplace(hits.found_keys[h], h);
+    std::vector<std::optional<std::string>> cached = CacheFetch(block_keys, *stats);
     std::vector<BlockToRead> still;
     for (size_t k = 0; k < todo.size(); ++k) {
       std::shared_ptr<const chunk::Block>& b = *todo[k].block;
-      auto it = found.find(block_keys[k]);
       // A damaged entry is a miss: the store has the real block.
-      if (it != found.end() && hits.values[it->second].size() == b->meta().compressed_size &&
-          chunk::Checksum64(hits.values[it->second]) == b->meta().checksum) {
+      if (cached[k].has_value() && cached[k]->size() == b->meta().compressed_size &&
+          chunk::Checksum64(*cached[k]) == b->meta().checksum) {
         stats->chunk_cache_entries_found++;
-        stats->chunk_cache_bytes_received += static_cast<int64_t>(b->meta().compressed_size);
-        b = b->WithData(std::make_shared<const std::string>(std::move(hits.values[it->second])), 0);
+        b = b->WithData(std::make_shared<const std::string>(*std::move(cached[k])), 0);
         continue;
       }
       still.push_back(todo[k]);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,10 +19,10 @@
 #include "absl/status/statusor.h"
 #include "common/labels.h"
 #include "common/strings.h"
+#include "indexgateway/index_client.h"
 #include "logql/engine/query.h"
 #include "logql/syntax/ast.h"
 #include "storage/chunk/memchunk.h"
-#include "indexgateway/index_client.h"
 #include "storage/index/types.h"
 #include "storage/objstore/object_client.h"
 
@@ -141,6 +142,10 @@ class Querier {
                                                                   int64_t end_ns);
 
  private:
+  // Looks `keys` up in the chunk cache in one batch (the request, keys and bytes received
+  // counted in `stats`): element i holds keys[i]'s value if there was one.
+  std::vector<std::optional<std::string>> CacheFetch(const std::vector<std::string>& keys,
+                                                     logql_engine::SourceStats& stats);
   // Fills `out[i]` for each key found in the chunk cache (hit bytes added to `hit_bytes`) and
   // returns the indexes of the others.
   std::vector<size_t> FromChunkCache(const std::vector<std::string>& keys,
