@@ -4,8 +4,8 @@
 
 namespace norn::logql_log {
 
-const ParserKeyCache::Info& ParserKeyCache::Get(std::string_view key, size_t position,
-                                                const ParserHints& hints) {
+const ParserKeyCache::Info& ParserKeyCache::GetSlow(std::string_view key, size_t position,
+                                                    const ParserHints& hints) {
   if (&hints != hints_) {
     keys_.clear();
     by_position_.clear();

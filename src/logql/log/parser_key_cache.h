@@ -46,12 +46,22 @@ class ParserKeyCache {
   // kMaxPositions are only looked up by hash). The Info, and so its names, stay valid and
   // unchanged until the next BeginLine(): parsers lend the names to the LabelsBuilder for the
   // rest of the entry.
-  const Info& Get(std::string_view key, size_t position, const ParserHints& hints);
+  const Info& Get(std::string_view key, size_t position, const ParserHints& hints) {
+    // The common case, inline: the same hints, and the key this position had last time.
+    if (&hints == hints_ && position < by_position_.size()) {
+      const Info* info = by_position_[position];
+      if (info != nullptr && ShortEqual(info->key, key))
+        return *info;
+    }
+    return GetSlow(key, position, hints);
+  }
 
   static constexpr size_t kMaxKeys = 4096;
   static constexpr size_t kMaxPositions = 64;
 
  private:
+  const Info& GetSlow(std::string_view key, size_t position, const ParserHints& hints);
+
   const ParserHints* hints_ = nullptr;
   // Infos are boxed so that their addresses (and their names' bytes) survive rehashing; the
   // map's keys view the Info's own `key`.
