@@ -73,11 +73,12 @@ TEST(JsonParserTest, EscapesDuplicatesUnicode) {
 // Escaped quotes and backslashes at every offset around the scanner's 8-byte steps.
 TEST(JsonParserTest, EscapesAtEveryOffset) {
   JsonParser p;
-  for (size_t pos = 0; pos < 20; ++pos) {
+  // Strings longer than two 16-byte scan steps, escapes before, across and after them.
+  for (size_t pos = 0; pos < 40; ++pos) {
     for (const char* esc : {"\\\"", "\\\\", "\\n"}) {
-      std::string raw(20, 'x');
+      std::string raw(40, 'x');
       raw.insert(pos, esc);
-      std::string want(20, 'x');
+      std::string want(40, 'x');
       want.insert(pos, std::string_view(esc) == "\\n" ? "\n" : std::string(1, esc[1]));
       auto r = RunStage(p, "{\"k\":\"" + raw + "\",\"z\":\"" + raw.substr(0, pos) + "\"}");
       EXPECT_EQ(r.labels.Get("k"), want) << raw;
