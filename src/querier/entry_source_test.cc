@@ -423,5 +423,64 @@ TEST_F(BlockReadTest, FailedBlockReadsEndTheQueryWithAnError) {
   EXPECT_LT(failures, 200);
 }
 
+// Chunks an ingester still holds after flushing them (chunk_retain_period) are read from memory
+// and from the store at once: a limited log read, which opens the store's blocks only as its
+// merge reaches them, must still meet every copy and give each entry once.
+TEST(RetainedChunkTest, LimitedReadsGiveEntriesInMemoryAndStoreOnce) {
+  TestDir dir("norn-retained");
+  auto fsclient = objstore::FilesystemObjectClient::Open((dir / "store").string());
+  ASSERT_TRUE(fsclient.ok());
+  std::shared_ptr<objstore::ObjectClient> store = std::move(*fsclient);
+  ingester::IngesterOptions options = FlushOnRequest(dir);
+  options.chunk_retain_period = absl::Hours(1);
+  options.chunk.block_size = 1024;
+  auto limits = std::make_shared<config::TenantLimits>();
+  ingester::Ingester ing(options, store, [limits](std::string_view) { return limits; });
+  ASSERT_TRUE(ing.Start().ok());
+  constexpr int kEntries = 2000;
+  Labels labels({{"app", "r"}});
+  std::vector<std::string> lines;
+  std::vector<wal::EntryView> views;
+  for (int j = 0; j < kEntries; ++j) lines.push_back(absl::StrCat("retained line ", j));
+  for (int j = 0; j < kEntries; ++j) views.push_back(wal::EntryView{kT0 + j * kSec, lines[j], {}});
+  ingester::StreamBatch batch{&labels, labels.Hash(), views};
+  ASSERT_TRUE(ing.Push("fake", std::span<const ingester::StreamBatch>(&batch, 1)).ok());
+  ASSERT_TRUE(ing.FlushAll().ok());
+  Querier querier(QuerierOptions{}, &ing,
+                  std::make_shared<indexgateway::StoreIndexClient>(
+                      indexgateway::StoreIndexOptions{}, store),
+                  store);
+  for (uint32_t limit : {1u, 7u, 100u, 1999u, 5000u}) {
+    for (auto direction : {logql_engine::Direction::kForward, logql_engine::Direction::kBackward}) {
+      SCOPED_TRACE(absl::StrCat("limit ", limit, " dir ", static_cast<int>(direction)));
+      logql_engine::LogQuery q;
+      q.query = "{app=\"r\"}";
+      q.start_ns = kT0;
+      q.end_ns = kT0 + 6 * 3600 * kSec;
+      q.limit = limit;
+      q.direction = direction;
+      MultiTenantEntrySource source(&querier, {"fake"});
+      auto r = logql_engine::Engine().Query(q, source);
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_EQ(r->streams.size(), 1u);
+      const auto& got = r->streams[0].entries;
+      const size_t want = std::min<size_t>(limit, kEntries);
+      ASSERT_EQ(got.size(), want);
+      for (size_t i = 0; i < want; ++i) {
+        const int j = direction == logql_engine::Direction::kForward ? static_cast<int>(i)
+                                                                : kEntries - 1 - static_cast<int>(i);
+        EXPECT_EQ(got[i].ts_ns, kT0 + j * kSec);
+        EXPECT_EQ(got[i].line, lines[j]);
+      }
+      // Both sources were read: the store's copies met the memory ones and were dropped.
+      const logql_engine::SourceStats& read = *source.stats();
+      EXPECT_GT(read.store_chunks_ref, 0);
+      EXPECT_GT(read.ingester_chunks_matched, 0);
+      EXPECT_GT(read.store_chunk.total_duplicates + read.ingester_chunk.total_duplicates, 0);
+    }
+  }
+  ing.Stop();
+}
+
 }  // namespace
 }  // namespace norn::querier
