@@ -28,11 +28,13 @@ constexpr int64_t kT0 = 1704067200 * kSec;  // 2024-01-01T00:00:00Z
 constexpr int kStreams = 40;
 constexpr int kPerStream = 30;
 
-// A querier over the flushed data in `store` (no ingester), optionally behind a chunk cache.
+// A querier over the flushed data in `store`, optionally behind a chunk cache and with an
+// ingester's memory.
 std::unique_ptr<Querier> StoreQuerier(std::shared_ptr<objstore::ObjectClient> store,
-                                      std::shared_ptr<cache::Cache> chunk_cache = nullptr) {
+                                      std::shared_ptr<cache::Cache> chunk_cache = nullptr,
+                                      ingester::Ingester* ingester = nullptr) {
   return std::make_unique<Querier>(
-      QuerierOptions{}, nullptr,
+      QuerierOptions{}, ingester,
       std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{}, store),
       store, std::move(chunk_cache));
 }
@@ -43,6 +45,24 @@ ingester::IngesterOptions FlushOnRequest(const TestDir& dir) {
   options.wal_dir = (dir / "wal").string();
   options.flush_check_period = absl::Hours(1);
   return options;
+}
+
+// A log query over six hours from kT0 with `limit` and `direction`; `read` receives what the
+// source read.
+absl::StatusOr<logql_engine::QueryResult> LimitedLogs(Querier& querier, const std::string& query,
+                                                      uint32_t limit,
+                                                      logql_engine::Direction direction,
+                                                      logql_engine::SourceStats* read) {
+  logql_engine::LogQuery q;
+  q.query = query;
+  q.start_ns = kT0;
+  q.end_ns = kT0 + 6 * 3600 * kSec;
+  q.limit = limit;
+  q.direction = direction;
+  MultiTenantEntrySource source(&querier, {"fake"});
+  auto r = logql_engine::Engine().Query(q, source);
+  *read = *source.stats();
+  return r;
 }
 
 class EntrySourceTest : public ::testing::Test {
@@ -250,16 +270,7 @@ class BlockReadTest : public ::testing::Test {
   absl::StatusOr<logql_engine::QueryResult> Logs(const std::string& query, uint32_t limit,
                                                  logql_engine::Direction direction,
                                                  logql_engine::SourceStats* read) {
-    logql_engine::LogQuery q;
-    q.query = query;
-    q.start_ns = kT0;
-    q.end_ns = kT0 + 6 * 3600 * kSec;
-    q.limit = limit;
-    q.direction = direction;
-    MultiTenantEntrySource source(querier_.get(), {"fake"});
-    auto r = logql_engine::Engine().Query(q, source);
-    *read = *source.stats();
-    return r;
+    return LimitedLogs(*querier_, query, limit, direction, read);
   }
 
   TestDir dir_{"norn-block-read"};
@@ -446,21 +457,12 @@ TEST(RetainedChunkTest, LimitedReadsGiveEntriesInMemoryAndStoreOnce) {
   ingester::StreamBatch batch{&labels, labels.Hash(), views};
   ASSERT_TRUE(ing.Push("fake", std::span<const ingester::StreamBatch>(&batch, 1)).ok());
   ASSERT_TRUE(ing.FlushAll().ok());
-  Querier querier(QuerierOptions{}, &ing,
-                  std::make_shared<indexgateway::StoreIndexClient>(
-                      indexgateway::StoreIndexOptions{}, store),
-                  store);
+  std::unique_ptr<Querier> querier = StoreQuerier(store, nullptr, &ing);
   for (uint32_t limit : {1u, 7u, 100u, 1999u, 5000u}) {
     for (auto direction : {logql_engine::Direction::kForward, logql_engine::Direction::kBackward}) {
       SCOPED_TRACE(absl::StrCat("limit ", limit, " dir ", static_cast<int>(direction)));
-      logql_engine::LogQuery q;
-      q.query = "{app=\"r\"}";
-      q.start_ns = kT0;
-      q.end_ns = kT0 + 6 * 3600 * kSec;
-      q.limit = limit;
-      q.direction = direction;
-      MultiTenantEntrySource source(&querier, {"fake"});
-      auto r = logql_engine::Engine().Query(q, source);
+      logql_engine::SourceStats read;
+      auto r = LimitedLogs(*querier, "{app=\"r\"}", limit, direction, &read);
       ASSERT_TRUE(r.ok()) << r.status();
       ASSERT_EQ(r->streams.size(), 1u);
       const auto& got = r->streams[0].entries;
@@ -473,7 +475,6 @@ TEST(RetainedChunkTest, LimitedReadsGiveEntriesInMemoryAndStoreOnce) {
         EXPECT_EQ(got[i].line, lines[j]);
       }
       // Both sources were read: the store's copies met the memory ones and were dropped.
-      const logql_engine::SourceStats& read = *source.stats();
       EXPECT_GT(read.store_chunks_ref, 0);
       EXPECT_GT(read.ingester_chunks_matched, 0);
       EXPECT_GT(read.store_chunk.total_duplicates + read.ingester_chunk.total_duplicates, 0);

@@ -136,6 +136,17 @@ std::vector<std::optional<std::string>> Querier::CacheFetch(const std::vector<st
   return out;
 }
 
+void Querier::CacheStore(const std::vector<std::string>& keys,
+                         std::span<const std::string_view> values,
+                         logql_engine::SourceStats& stats) {
+  if (chunk_cache_ == nullptr || keys.empty())
+    return;
+  std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  chunk_cache_->Store(key_views, values);
+  for (std::string_view v : values)
+    stats.chunk_cache_bytes_sent += static_cast<int64_t>(v.size());
+}
+
 std::vector<size_t> Querier::FromChunkCache(
     const std::vector<std::string>& keys, std::vector<std::shared_ptr<const chunk::MemChunk>>& out,
     logql_engine::SourceStats& stats, uint64_t* hit_bytes) {
@@ -217,13 +228,13 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
   stats->store_chunks_downloaded += static_cast<int64_t>(missing.size());
   for (const auto& b : bytes) stats->store_chunk.compressed_bytes += static_cast<int64_t>(b.size());
   if (chunk_cache_ != nullptr) {
-    std::vector<std::string_view> store_keys, store_values;
+    std::vector<std::string> store_keys;
+    std::vector<std::string_view> store_values;
     for (size_t j = 0; j < missing.size(); ++j) {
       store_keys.push_back(keys[missing[j]]);
       store_values.push_back(bytes[j]);
     }
-    chunk_cache_->Store(store_keys, store_values);
-    for (const auto& v : store_values) stats->chunk_cache_bytes_sent += static_cast<int64_t>(v.size());
+    CacheStore(store_keys, store_values, *stats);
   }
   for (size_t j = 0; j < missing.size(); ++j) {
     ASSIGN_OR_RETURN(out[missing[j]], DecodeChunk(std::move(bytes[j]), keys[missing[j]], false));
@@ -336,15 +347,13 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
   };
   // Chunk tails from the cache. (Whole chunks cached by FetchChunks are not looked up: every
   // chunk costs one key, so a query served from the cache shows no misses.)
-  std::vector<size_t> missing;
   std::vector<std::string> tail_keys;
-  if (chunk_cache_ != nullptr) {
-    for (const std::string& key : keys)
-      tail_keys.push_back(IndexCacheKey(key));
-  }
+  for (const std::string& key : keys)
+    tail_keys.push_back(IndexCacheKey(key));
   std::vector<std::optional<std::string>> cached = CacheFetch(tail_keys, *stats);
+  std::vector<size_t> missing;
   for (size_t i = 0; i < chunks.size(); ++i) {
-    if (i < cached.size() && cached[i].has_value() && chunks[i].ref.size_bytes > 0) {
+    if (cached[i].has_value() && chunks[i].ref.size_bytes > 0) {
       auto tail = std::make_shared<const std::string>(*std::move(cached[i]));
       auto index = ParseChunkTail(tail, chunks[i].ref.size_bytes);
       // A damaged cache entry is a miss: the store has the real object.
@@ -392,18 +401,15 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
   stats->store_chunks_downloaded += static_cast<int64_t>(missing.size());
   for (uint64_t r : read) stats->store_chunk.compressed_bytes += static_cast<int64_t>(r);
   if (chunk_cache_ != nullptr) {
-    std::vector<std::string> cache_keys;
-    std::vector<std::string_view> values;
+    std::vector<std::string> store_keys;
+    std::vector<std::string_view> store_values;
     for (size_t j = 0; j < missing.size(); ++j) {
       if (tails[j] == nullptr)
         continue;
-      cache_keys.push_back(IndexCacheKey(keys[missing[j]]));
-      values.push_back(*tails[j]);
-      stats->chunk_cache_bytes_sent += static_cast<int64_t>(values.back().size());
+      store_keys.push_back(tail_keys[missing[j]]);
+      store_values.push_back(*tails[j]);
     }
-    std::vector<std::string_view> key_views(cache_keys.begin(), cache_keys.end());
-    if (!key_views.empty())
-      chunk_cache_->Store(key_views, values);
+    CacheStore(store_keys, store_values, *stats);
   }
   for (size_t i = 0; i < chunks.size(); ++i)
     out[i].key = std::move(keys[i]);
@@ -495,15 +501,13 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
   for (const auto& e : errors)
     RETURN_IF_ERROR(e);
   if (chunk_cache_ != nullptr) {
-    std::vector<std::string> block_keys;
-    std::vector<std::string_view> values;
+    std::vector<std::string> store_keys;
+    std::vector<std::string_view> store_values;
     for (const BlockToRead& r : todo) {
-      block_keys.push_back(BlockCacheKey(*r.key, (*r.block)->meta().offset));
-      values.push_back((*r.block)->data());
-      stats->chunk_cache_bytes_sent += static_cast<int64_t>(values.back().size());
+      store_keys.push_back(BlockCacheKey(*r.key, (*r.block)->meta().offset));
+      store_values.push_back((*r.block)->data());
     }
-    std::vector<std::string_view> key_views(block_keys.begin(), block_keys.end());
-    chunk_cache_->Store(key_views, values);
+    CacheStore(store_keys, store_values, *stats);
   }
   return absl::OkStatus();
 }

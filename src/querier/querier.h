@@ -63,8 +63,8 @@ struct ChunkBlocks {
   std::string key;
   chunk::Encoding encoding = chunk::Encoding::kNone;
   // The chunk's blocks that overlap the asked range and may hold every needle, in chunk order.
-  // They carry their data when the whole object was read anyway (a chunk-cache hit, an index
-  // without object sizes, an object no bigger than the tail read).
+  // Those that lie within the tail that was read (from the store or the cache; the whole object
+  // when it is small or the index has no object sizes) carry their data already.
   std::vector<std::shared_ptr<const chunk::Block>> blocks;
 };
 
@@ -120,8 +120,8 @@ class Querier {
       std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
       logql_engine::SourceStats* stats = nullptr);
   // The index of each chunk (results in the order of `chunks`), keeping the blocks that
-  // overlap [from_ns, through_ns) and whose token filters may hold every needle. One parallel
-  // round of small reads; cached chunks come whole.
+  // overlap [from_ns, through_ns) and whose token filters may hold every needle: one chunk-cache
+  // look-up of the chunks' tails, then one parallel round of ranged reads of the others'.
   absl::StatusOr<std::vector<ChunkBlocks>> FetchChunkIndexes(
       std::string_view tenant, std::span<const ChunkToFetch> chunks,
       std::span<const std::string> needles, int64_t from_ns, int64_t through_ns,
@@ -146,6 +146,9 @@ class Querier {
   // counted in `stats`): element i holds keys[i]'s value if there was one.
   std::vector<std::optional<std::string>> CacheFetch(const std::vector<std::string>& keys,
                                                      logql_engine::SourceStats& stats);
+  // Stores keys[i] -> values[i] in the chunk cache (bytes sent counted in `stats`).
+  void CacheStore(const std::vector<std::string>& keys, std::span<const std::string_view> values,
+                  logql_engine::SourceStats& stats);
   // Fills `out[i]` for each key found in the chunk cache (hit bytes added to `hit_bytes`) and
   // returns the indexes of the others.
   std::vector<size_t> FromChunkCache(const std::vector<std::string>& keys,

@@ -11,6 +11,7 @@
 #endif
 
 #include "absl/strings/str_cat.h"
+#include "common/cpu.h"
 #include "common/labels.h"
 #include "common/strings.h"
 #include "logql/log/labels_builder.h"
@@ -173,11 +174,6 @@ __attribute__((target("avx2"))) size_t StopWordsAvx2(const unsigned char* p, siz
   for (; (w + 1) * 64 <= n; ++w) out[w] = StopBits64Avx2(p + w * 64);
   return w;
 }
-
-bool HaveAvx2() {
-  static const bool have = __builtin_cpu_supports("avx2");
-  return have;
-}
 #endif
 
 }  // namespace
@@ -191,7 +187,7 @@ void LogfmtDecoder::Reset(std::string_view line) {
   stop_bits_.resize((n + 63) / 64);
   size_t w = 0;
 #ifdef NORN_LOGFMT_AVX2
-  if (HaveAvx2())
+  if (CpuHasAvx2())
     w = StopWordsAvx2(p, n, stop_bits_.data());
 #endif
   for (; (w + 1) * 64 <= n; ++w) stop_bits_[w] = StopBits64(p + w * 64);

@@ -73,7 +73,7 @@ TEST(JsonParserTest, EscapesDuplicatesUnicode) {
 // Escaped quotes and backslashes at every offset around the scanner's 8-byte steps.
 TEST(JsonParserTest, EscapesAtEveryOffset) {
   JsonParser p;
-  // Strings longer than two 16-byte scan steps, escapes before, across and after them.
+  // Strings of several 8-byte steps, escapes before, across and after each.
   for (size_t pos = 0; pos < 40; ++pos) {
     for (const char* esc : {"\\\"", "\\\\", "\\n"}) {
       std::string raw(40, 'x');

@@ -7,6 +7,8 @@
 #define NORN_SUBSTRING_X86 1
 #endif
 
+#include "common/cpu.h"
+
 namespace norn::logql_log {
 namespace {
 
@@ -14,13 +16,6 @@ inline unsigned char Lower(unsigned char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + 32) : c;
 }
 inline bool IsLetter(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-#ifdef NORN_SUBSTRING_X86
-bool HaveAvx2() {
-  static const bool have = __builtin_cpu_supports("avx2");
-  return have;
-}
-#endif
 
 }  // namespace
 
@@ -165,7 +160,7 @@ size_t Substring::Find(std::string_view hay) const {
 #ifdef NORN_SUBSTRING_X86
   size_t scanned = 0;
   size_t r;
-  if (HaveAvx2()) {
+  if (CpuHasAvx2()) {
     r = FindAvx2(hay.data(), hay.size(), needle_.data(), n, first_, last_, first_mask_,
                  last_mask_, ci_, &scanned);
   } else {

@@ -186,7 +186,8 @@ absl::StatusOr<bool> MemChunk::IsDuplicate(int64_t ts, std::string_view line) {
         return true;
     }
   }
-  if (last_block_checked_ && !blocks_.empty()) {
+  // (Only a chunk that cut its blocks appends: a decoded one is closed.)
+  if (!blocks_.empty()) {
     const BlockMeta& m = blocks_.back()->meta();
     if (ts >= m.min_ts && ts <= m.max_ts) {
       // Only an entry inside the last block's time range can repeat one of it, which in-order
@@ -299,7 +300,6 @@ absl::Status MemChunk::CutHead() {
   if (!block.ok())
     return block.status();
   last_block_hashes_ = std::vector<uint64_t>();
-  last_block_checked_ = true;
 
   const BlockMeta& m = (*block)->meta();
   next_offset_ += m.compressed_size;

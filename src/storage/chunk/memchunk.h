@@ -80,6 +80,7 @@ class DecodedBlockPool {
   std::unique_ptr<DecodedBlock> Take();
   // Keeps at most kMaxKept blocks.
   void Give(std::unique_ptr<DecodedBlock> block);
+  size_t size() const { return free_.size(); }
   static constexpr size_t kMaxKept = 8;
 
  private:
@@ -289,10 +290,8 @@ class MemChunk {
   size_t head_bytes_ = 0;
   bool head_sorted_ = true;
   int64_t head_min_ = 0, head_max_ = 0;
-  // Duplicate detection across a cut: the most recently cut block's entries (a block this
-  // chunk cut, not one it was decoded with) are checked through their sorted hashes, made when
-  // first needed.
-  bool last_block_checked_ = false;
+  // Duplicate detection across a cut: the most recently cut block's entries are checked
+  // through their sorted hashes, made when first needed (empty until then).
   std::vector<uint64_t> last_block_hashes_;
 };
 

@@ -509,10 +509,13 @@ TEST(MemChunkTest, IteratorsSharingADecodedBlockPool) {
     o.pool = &pool;
     EXPECT_EQ(Collect(*(*db)->Iterator(o)), Expected(small, kMin, kMax, d));
   }
-  // Given back blocks stay within the pool's bound.
+  // Ended iterators gave their blocks back, up to the pool's bound.
+  EXPECT_GT(pool.size(), 0u);
   for (size_t i = 0; i < 2 * DecodedBlockPool::kMaxKept; ++i)
     pool.Give(std::make_unique<DecodedBlock>());
+  EXPECT_EQ(pool.size(), DecodedBlockPool::kMaxKept);
   EXPECT_NE(pool.Take(), nullptr);
+  EXPECT_EQ(pool.size(), DecodedBlockPool::kMaxKept - 1);
 }
 
 TEST(MemChunkTest, TimeRangeForwardAndBackward) {
