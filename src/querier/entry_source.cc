@@ -1,23 +1,24 @@
 #include "querier/entry_source.h"
 
-#include <algorithm>
-#include <atomic>
-#include <map>
-#include <memory>
-#include <vector>
-
 #include <xxhash.h>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_format.h"
 #include "common/memory_trim.h"
 #include "common/status.h"
 #include "ingester/ingester.h"
+#include "querier/line_prefilter.h"
 #include "querier/querier.h"
 #include "storage/chunk/memchunk.h"
 #include "storage/index/object_key.h"
@@ -177,6 +178,18 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
   auto failed = [&s](const absl::Status& st) {
     return absl::Status(st.code(),
                         absl::StrCat("stream ", s.labels.ToString(), ": ", st.message()));
+  };
+  // Entries the iterators' line prefilter skipped were decompressed and filtered out.
+  absl::Cleanup count_prefiltered = [&s, &stats] {
+    for (size_t i = 0; i < s.iterators.size(); ++i) {
+      const chunk::IteratorStats& is = s.iterators[i]->stats();
+      logql_engine::ChunkReadStats& cs =
+          i < s.memory_iterators ? stats.ingester_chunk : stats.store_chunk;
+      cs.decompressed_lines += static_cast<int64_t>(is.prefiltered_entries);
+      cs.decompressed_bytes += static_cast<int64_t>(is.prefiltered_bytes);
+      stats.filtered_lines += static_cast<int64_t>(is.prefiltered_entries);
+      stats.filtered_bytes += static_cast<int64_t>(is.prefiltered_bytes);
+    }
   };
   std::vector<Source> heap;
   for (size_t i = 0; i < s.iterators.size(); ++i) {
@@ -364,6 +377,7 @@ constexpr size_t kMaxBlocksReadAhead = 64;
 // ingester streams whose fingerprints fall in its range, so every stream is read by exactly one
 // reader, merged with all of its chunks.
 struct ReadPlan {
+  std::unique_ptr<NeedlePrefilter> prefilter;  // opts.line_prefilter
   chunk::IteratorOptions opts;
   std::vector<std::pair<Fingerprint, StreamIterators>> memory;  // sorted by fingerprint
   std::vector<index::SeriesChunks> refs;                        // sorted by fingerprint
@@ -390,6 +404,10 @@ absl::Status PlanRead(Querier* querier, const std::string& tenant, const SourceL
                        ? chunk::Direction::kForward
                        : chunk::Direction::kBackward;
   opts.required_substrings = params.line_filter_needles;
+  if (params.line_filter != nullptr) {
+    plan.prefilter = NeedlePrefilter::For(*params.line_filter);
+    opts.line_prefilter = plan.prefilter.get();
+  }
 
   // Ingester chunks are in memory: open them all up front.
   std::map<Fingerprint, StreamIterators> memory;

@@ -39,6 +39,14 @@ class ContainsAnyFilter : public LineFilter {
       out->push_back(needles_[0].needle());
     }
   }
+  void CollectNeedleGroups(std::vector<std::vector<Substring>>* groups) const override {
+    for (const Substring& s : needles_) {
+      if (s.needle().empty())
+        return;  // every line contains ""
+    }
+    if (!needles_.empty())
+      groups->push_back(needles_);
+  }
 
  private:
   std::vector<Substring> needles_;
@@ -65,6 +73,10 @@ class AndFilter : public LineFilter {
   void CollectRequired(std::vector<std::string>* out) const override {
     for (const auto& f : fs_) f->CollectRequired(out);
   }
+  void CollectNeedleGroups(std::vector<std::vector<Substring>>* groups) const override {
+    for (const auto& f : fs_)
+      f->CollectNeedleGroups(groups);
+  }
 
  private:
   std::vector<std::unique_ptr<LineFilter>> fs_;
@@ -81,6 +93,10 @@ class OrFilter : public LineFilter {
   }
   void CollectRequired(std::vector<std::string>* out) const override {
     if (fs_.size() == 1) fs_[0]->CollectRequired(out);
+  }
+  void CollectNeedleGroups(std::vector<std::vector<Substring>>* groups) const override {
+    if (fs_.size() == 1)
+      fs_[0]->CollectNeedleGroups(groups);
   }
 
  private:
@@ -109,6 +125,14 @@ class RegexFilter : public LineFilter {
   void CollectRequired(std::vector<std::string>* out) const override {
     if (!required_.empty()) out->push_back(required_);
   }
+  void CollectNeedleGroups(std::vector<std::vector<Substring>>* groups) const override {
+    for (const Substring& s : prefilter_) {
+      if (s.needle().empty())
+        return;
+    }
+    if (!prefilter_.empty())
+      groups->push_back(prefilter_);
+  }
 
  private:
   std::unique_ptr<RE2> re_;
@@ -123,6 +147,14 @@ class PatternFilter : public LineFilter {
   void CollectRequired(std::vector<std::string>* out) const override {
     if (negate_) return;
     for (auto& l : p_.Literals()) out->push_back(l);
+  }
+  void CollectNeedleGroups(std::vector<std::vector<Substring>>* groups) const override {
+    if (negate_)
+      return;
+    for (auto& l : p_.Literals()) {
+      if (!l.empty())
+        groups->push_back({Substring(l)});
+    }
   }
 
  private:

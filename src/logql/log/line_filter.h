@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "logql/log/stage.h"
+#include "logql/log/substring.h"
 
 namespace norn::logql_log {
 
@@ -37,6 +38,9 @@ class LineFilter {
   virtual bool Matches(std::string_view line) const = 0;
   // Appends needles (case-sensitive) that every matching line must contain.
   virtual void CollectRequired(std::vector<std::string>* /*out*/) const {}
+  // Appends groups of needles such that every matching line contains at least one needle of
+  // each group (a necessary condition, for scanning many lines at once; Matches decides).
+  virtual void CollectNeedleGroups(std::vector<std::vector<Substring>>* /*groups*/) const {}
 };
 
 // One filter. Errors (InvalidArgument) for invalid regexes or patterns.

@@ -141,6 +141,7 @@ void DecodedBlock::Clear() {
   // and a std::string zero-fills whatever it grows by, so emptying them here would have every
   // block's decompression first write its whole size in zeros.
   lines_base_ = nullptr;
+  lines_ascending_ = true;
   refs_.clear();
   labels_.clear();
   symbols_.clear();
@@ -332,6 +333,12 @@ void DecodedBlock::LoadCopy(std::span<const EntryView> entries, int64_t from, in
   }
   std::stable_sort(refs_.begin(), refs_.end(),
                    [](const Ref& a, const Ref& b) { return a.ts < b.ts; });
+  for (size_t i = 1; i < refs_.size(); ++i) {
+    if (refs_[i].line_off < refs_[i - 1].line_off + refs_[i - 1].line_len) {
+      lines_ascending_ = false;
+      break;
+    }
+  }
 }
 
 size_t DecodedBlock::LowerBound(int64_t ts) const {

@@ -119,6 +119,9 @@ class DecodedBlock {
 
   size_t size() const { return refs_.size(); }
   int64_t timestamp(size_t i) const { return refs_[i].ts; }
+  std::string_view line(size_t i) const {
+    return std::string_view(lines_base_ + refs_[i].line_off, refs_[i].line_len);
+  }
   EntryView entry(size_t i) const {
     const Ref& r = refs_[i];
     return EntryView{r.ts, std::string_view(lines_base_ + r.line_off, r.line_len),
@@ -126,6 +129,11 @@ class DecodedBlock {
   }
   // Index of the first entry with timestamp >= ts (size() if none).
   size_t LowerBound(int64_t ts) const;
+  // True when each entry's line starts at or after the end of the previous entry's line in
+  // memory (decoded blocks always; a sorted copy of a head that was appended out of order may
+  // not), so the lines of entries [i, j) all lie between entry(i).line.data() and the end of
+  // entry(j - 1).line, in entry order, possibly with other bytes between them.
+  bool lines_ascending() const { return lines_ascending_; }
 
  private:
   struct Ref {
@@ -144,6 +152,7 @@ class DecodedBlock {
   std::string raw_;     // v1: the whole layout; v2: the lines; LoadCopy: lines and metadata
   std::string column_;  // v2: the entry column (symbols live here)
   const char* lines_base_ = nullptr;  // line_off is relative to this
+  bool lines_ascending_ = true;
   std::vector<Ref> refs_;
   std::vector<LabelView> labels_;
   std::vector<std::string_view> symbols_;

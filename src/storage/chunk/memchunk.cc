@@ -569,6 +569,7 @@ struct ChunkIterator::Source {
   std::unique_ptr<DecodedBlock> decoded;
   size_t pos = 0;  // forward: next entry; backward: one past the next entry
   size_t end = 0;  // forward: stop index; backward: lowest index
+  std::vector<uint8_t> keep;  // with a line prefilter: per entry, 0 = ruled out
 };
 
 ChunkIterator::ChunkIterator(Encoding encoding, IteratorOptions options)
@@ -642,7 +643,30 @@ bool ChunkIterator::Open(Source& s) {
     s.pos = hi;
     s.end = lo;
   }
-  return lo < hi;
+  if (lo >= hi)
+    return false;
+  if (options_.line_prefilter != nullptr && options_.lines) {
+    s.keep.resize(s.decoded->size());
+    options_.line_prefilter->Mark(*s.decoded, lo, hi, s.keep);
+    return SkipRuledOut(s);
+  }
+  s.keep.clear();
+  return true;
+}
+
+bool ChunkIterator::SkipRuledOut(Source& s) {
+  if (s.keep.empty())
+    return s.pos != s.end;
+  const bool forward = options_.direction == Direction::kForward;
+  while (s.pos != s.end) {
+    const size_t i = forward ? s.pos : s.pos - 1;
+    if (s.keep[i])
+      return true;
+    ++stats_.prefiltered_entries;
+    stats_.prefiltered_bytes += s.decoded->entry(i).line.size();
+    s.pos = forward ? s.pos + 1 : s.pos - 1;
+  }
+  return false;
 }
 
 bool ChunkIterator::Next() {
@@ -687,7 +711,7 @@ bool ChunkIterator::Next() {
   } else {
     entry_ = s.decoded->entry(--s.pos);
   }
-  if (s.pos == s.end) {
+  if (!SkipRuledOut(s)) {
     retired_ = static_cast<int>(idx);
   } else {
     heap_.push_back(idx);

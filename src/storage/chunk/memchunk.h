@@ -87,6 +87,19 @@ class DecodedBlockPool {
   std::vector<std::unique_ptr<DecodedBlock>> free_;
 };
 
+// Rules out entries of a decoded block that cannot pass the caller's line filter, looking at
+// all of the block's lines at once (a scan of the whole buffer for a needle instead of one
+// search per line), so iterators do not hand them out. Must be thread-safe: iterators on
+// several threads share one.
+class LinePrefilter {
+ public:
+  virtual ~LinePrefilter() = default;
+  // For i in [lo, hi): sets keep[i] to 0 when entry i's line cannot pass, else to 1.
+  // keep.size() >= hi.
+  virtual void Mark(const DecodedBlock& block, size_t lo, size_t hi,
+                    std::vector<uint8_t>& keep) const = 0;
+};
+
 struct IteratorOptions {
   int64_t from = std::numeric_limits<int64_t>::min();     // inclusive
   int64_t through = std::numeric_limits<int64_t>::max();  // exclusive
@@ -101,6 +114,9 @@ struct IteratorOptions {
   // Where the iterator takes decoded blocks from and gives them back to when it ends (null:
   // its own).
   DecodedBlockPool* pool = nullptr;
+  // Entries it rules out are skipped (counted in IteratorStats::prefiltered_*), when lines
+  // are read. Borrowed: must outlive the iterator.
+  const LinePrefilter* line_prefilter = nullptr;
 };
 
 struct IteratorStats {
@@ -111,6 +127,8 @@ struct IteratorStats {
   uint64_t compressed_bytes = 0;    // of decoded blocks
   uint64_t decompressed_bytes = 0;  // of decoded blocks
   uint64_t entries = 0;             // entries yielded
+  uint64_t prefiltered_entries = 0;  // decoded entries skipped by the line prefilter
+  uint64_t prefiltered_bytes = 0;    // their line bytes
 };
 
 // Pull iterator over a chunk snapshot. Usage:
@@ -135,6 +153,8 @@ class ChunkIterator {
   struct Source;
   ChunkIterator(Encoding encoding, IteratorOptions options);
   bool Open(Source& s);
+  // Moves s.pos past entries the line prefilter ruled out; false when none is left.
+  bool SkipRuledOut(Source& s);
   int64_t CurrentTs(const Source& s) const;
   bool HeapLess(uint32_t a, uint32_t b) const;
 
