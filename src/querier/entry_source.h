@@ -41,6 +41,8 @@ class TenantEntrySource : public logql_engine::EntrySource {
       const logql_engine::SelectParams& params,
       std::span<logql_engine::EntrySink* const> sinks) override;
   size_t Parallelism() const override { return kReaders; }
+  // Every entry of ingester and store chunks goes through the filter (MergeAndPush).
+  bool AppliesLineFilter() const override { return true; }
   // Readers of one SelectLogsParallel: the cores of the machine this was tuned on (more only
   // add threads that wait for each other).
   static constexpr size_t kReaders = 2;
@@ -76,6 +78,7 @@ class MultiTenantEntrySource : public logql_engine::EntrySource {
       const logql_engine::SelectParams& params,
       std::span<logql_engine::EntrySink* const> sinks) override;
   size_t Parallelism() const override { return TenantEntrySource::kReaders; }
+  bool AppliesLineFilter() const override { return true; }  // reads through TenantEntrySource
   const logql_engine::SourceStats* stats() const override { return &stats_; }
 
  private:

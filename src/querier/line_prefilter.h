@@ -7,10 +7,12 @@
 // scalar tail per line, and hands every line through the merge to the filter; a needle that
 // few lines hold is found faster by one vector scan over the block's lines buffer (they are
 // stored back to back), and the lines without it never leave the chunk iterator. The first
-// group is scanned that way; further groups are checked line by line on the lines still kept.
+// group is scanned that way (needles sharing a prefix, like a regex's alternatives, by one scan
+// for the prefix); further groups are checked line by line on the lines still kept.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "logql/log/line_filter.h"
@@ -28,10 +30,13 @@ class NeedlePrefilter : public chunk::LinePrefilter {
             std::vector<uint8_t>& keep) const override;
 
  private:
-  explicit NeedlePrefilter(std::vector<std::vector<logql_log::Substring>> groups)
-      : groups_(std::move(groups)) {}
+  explicit NeedlePrefilter(std::vector<std::vector<logql_log::Substring>> groups);
 
   std::vector<std::vector<logql_log::Substring>> groups_;  // none empty
+  // The first group's needles' common prefix, when they are several, case-sensitive and share
+  // at least kMinPrefix bytes: the scan looks for it and compares the needles where it is.
+  std::optional<logql_log::Substring> first_prefix_;
+  static constexpr size_t kMinPrefix = 4;
 };
 
 }  // namespace norn::querier

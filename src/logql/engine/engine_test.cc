@@ -109,6 +109,71 @@ TEST_F(EngineTest, LogQueryBackwardLimitAcrossStreams) {
   }
 }
 
+// A source that says it applies SelectParams::line_filter, over MemorySource; with `drop`
+// false it breaks that promise, which shows whether the engine still filtered.
+class LineFilteringSource : public EntrySource {
+ public:
+  LineFilteringSource(MemorySource* inner, bool drop) : inner_(inner), drop_(drop) {}
+  absl::Status SelectLogs(const SelectParams& p, EntrySink& sink) override {
+    struct Filtering : EntrySink {
+      EntrySink* next;
+      const logql_log::LineFilter* filter;
+      bool Push(const Labels& stream, std::span<const EntryRef> entries) override {
+        std::vector<EntryRef> kept;
+        for (const EntryRef& e : entries)
+          if (filter == nullptr || filter->Matches(e.line))
+            kept.push_back(e);
+        return kept.empty() || next->Push(stream, kept);
+      }
+    } filtering;
+    filtering.next = &sink;
+    filtering.filter = drop_ ? p.line_filter.get() : nullptr;
+    return inner_->SelectLogs(p, filtering);
+  }
+  bool AppliesLineFilter() const override { return true; }
+
+ private:
+  MemorySource* inner_;
+  bool drop_;
+};
+
+TEST_F(EngineTest, SourceThatAppliesTheLineFilterGetsAPipelineWithoutIt) {
+  const std::string metric = "sum(count_over_time({env=\"prod\"} |= \"error\" [10m]))";
+  const std::string logs = "{env=\"prod\"} |~ \"err.r\" | logfmt";
+  auto run = [&](EntrySource& src, const std::string& query, bool log) {
+    LogQuery q;
+    q.query = query;
+    q.start_ns = kT0;
+    q.end_ns = kT0 + 600 * kSec;
+    if (log) {
+      q.limit = 1000;
+    } else {
+      q.instant = true;
+      q.start_ns = q.end_ns;
+    }
+    auto r = engine_.Query(q, src);
+    EXPECT_TRUE(r.ok()) << r.status();
+    size_t n = 0;
+    double v = 0;
+    for (const auto& st : r->streams)
+      n += st.entries.size();
+    for (const auto& smp : r->vector)
+      v += smp.point.v;
+    return std::make_pair(n, v);
+  };
+  LineFilteringSource honest(src_.get(), /*drop=*/true);
+  LineFilteringSource lying(src_.get(), /*drop=*/false);
+  const auto want_metric = run(*src_, metric, false);
+  const auto want_logs = run(*src_, logs, true);
+  ASSERT_GT(want_metric.second, 0);
+  ASSERT_GT(want_logs.first, 0u);
+  EXPECT_EQ(run(honest, metric, false), want_metric);
+  EXPECT_EQ(run(honest, logs, true), want_logs);
+  // The engine relied on the source: unfiltered entries got through.
+  EXPECT_GT(run(lying, metric, false).second, want_metric.second);
+  EXPECT_GT(run(lying, logs, true).first, want_logs.first);
+}
+
 TEST_F(EngineTest, LogQueryForwardIsStartInclusiveEndExclusive) {
   auto r = Logs("{app=\"a\"}", 0, 30, Direction::kForward, 100);
   ASSERT_TRUE(r.ok());

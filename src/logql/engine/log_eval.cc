@@ -201,14 +201,15 @@ class LogCollector : public EntrySink {
 
 absl::StatusOr<QueryResult> EvalLogQuery(const logql::syntax::LogSelectorExpr& e, const LogQuery& q,
                                          EntrySource& source, QueryStats* stats) {
-  ASSIGN_OR_RETURN(auto stages, BuildStages(e.pipeline));
+  const bool source_filters = source.AppliesLineFilter();
+  ASSIGN_OR_RETURN(auto stages, BuildStages(e.pipeline, source_filters));
   logql_log::Pipeline pipeline(std::move(stages));
   SelectParams p;
   p.matchers = e.matchers;
   p.start_ns = q.instant ? q.end_ns - kInstantLogLookbackNs : q.start_ns;
   p.end_ns = q.end_ns;
   p.direction = q.direction;
-  p.line_filter_needles = pipeline.RequiredSubstrings();
+  p.line_filter_needles = LineFilterNeedles(e.pipeline);
   p.line_filter = LeadingLineFilter(e.pipeline);
   // Without an interval the answer holds at most `limit` entries of any stream: the first ones
   // in direction order, as long as nothing after the source's line filter drops entries.
@@ -227,7 +228,7 @@ absl::StatusOr<QueryResult> EvalLogQuery(const logql::syntax::LogSelectorExpr& e
   for (size_t k = 0; k < parallel; ++k) {
     logql_log::Pipeline* pk = &pipeline;
     if (k > 0) {
-      ASSIGN_OR_RETURN(auto more_stages, BuildStages(e.pipeline));
+      ASSIGN_OR_RETURN(auto more_stages, BuildStages(e.pipeline, source_filters));
       more_pipelines.push_back(std::make_unique<logql_log::Pipeline>(std::move(more_stages)));
       pk = more_pipelines.back().get();
     }

@@ -467,7 +467,8 @@ absl::Status PipelineError(const Labels& l) {
 
 absl::StatusOr<Value> EvalRange(EvalContext* ctx, const syn::RangeAggregationExpr& r,
                                 const std::optional<syn::Grouping>& pushdown) {
-  ASSIGN_OR_RETURN(auto ex, BuildSampleExtractor(r, pushdown));
+  const bool source_filters = ctx->source->AppliesLineFilter();
+  ASSIGN_OR_RETURN(auto ex, BuildSampleExtractor(r, pushdown, source_filters));
   const int64_t range = r.range.range_ns;
   const int64_t off = r.range.offset_ns;
   const auto& steps = ctx->steps_ns;
@@ -520,7 +521,7 @@ absl::StatusOr<Value> EvalRange(EvalContext* ctx, const syn::RangeAggregationExp
   std::vector<EntrySink*> sinks;
   for (size_t k = 0; k < parallel; ++k) {
     if (k > 0) {
-      ASSIGN_OR_RETURN(auto more, BuildSampleExtractor(r, pushdown));
+      ASSIGN_OR_RETURN(auto more, BuildSampleExtractor(r, pushdown, source_filters));
       extractors.push_back(std::move(more));
     }
     collectors.push_back(std::make_unique<SampleCollector>(

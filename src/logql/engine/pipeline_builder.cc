@@ -309,14 +309,18 @@ std::optional<lg::ParserHints> HintsFor(const syn::LogRange& range,
 }  // namespace
 
 absl::StatusOr<std::vector<std::unique_ptr<lg::Stage>>> BuildStages(
-    const std::vector<syn::Stage>& pipeline) {
+    const std::vector<syn::Stage>& pipeline, bool without_leading_line_filters) {
   std::vector<std::unique_ptr<lg::Stage>> out;
   out.reserve(pipeline.size());
+  bool leading = without_leading_line_filters;
   for (const auto& st : pipeline) {
+    // Built even when left out: an invalid filter is still the query's error.
     auto s = BuildStage(st);
     if (!s.ok())
       return Invalid(s.status());
-    out.push_back(std::move(*s));
+    leading = leading && std::holds_alternative<syn::LineFilterStage>(st);
+    if (!leading)
+      out.push_back(std::move(*s));
   }
   return out;
 }
@@ -377,8 +381,9 @@ bool CanPushDownGrouping(syn::VectorOp vec_op, const syn::RangeAggregationExpr& 
 }
 
 absl::StatusOr<std::unique_ptr<lg::SampleExtractor>> BuildSampleExtractor(
-    const syn::RangeAggregationExpr& r, const std::optional<syn::Grouping>& outer) {
-  ASSIGN_OR_RETURN(auto pre, BuildStages(r.range.selector.pipeline));
+    const syn::RangeAggregationExpr& r, const std::optional<syn::Grouping>& outer,
+    bool without_leading_line_filters) {
+  ASSIGN_OR_RETURN(auto pre, BuildStages(r.range.selector.pipeline, without_leading_line_filters));
   std::vector<std::unique_ptr<lg::Stage>> post;
   lg::SampleExtractorOptions opts;
   const syn::Grouping* g = r.grouping ? &*r.grouping : (outer ? &*outer : nullptr);

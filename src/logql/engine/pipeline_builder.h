@@ -19,9 +19,10 @@
 
 namespace norn::logql_engine {
 
-// The stages of a log selector's pipeline, in order.
+// The stages of a log selector's pipeline, in order; without its leading line filters when
+// `without_leading_line_filters` (a source that applies LeadingLineFilter already did).
 absl::StatusOr<std::vector<std::unique_ptr<logql_log::Stage>>> BuildStages(
-    const std::vector<logql::syntax::Stage>& pipeline);
+    const std::vector<logql::syntax::Stage>& pipeline, bool without_leading_line_filters = false);
 
 // One label filter expression as a stage.
 absl::StatusOr<std::unique_ptr<logql_log::LabelFilter>> BuildLabelFilter(
@@ -44,9 +45,10 @@ bool OnlyLineFilters(const std::vector<logql::syntax::Stage>& pipeline);
 // The sample extractor of a range aggregation. `outer` is the grouping of an enclosing `sum`
 // that Loki pushes down into the extractor (only when the range aggregation has none and the
 // operation allows it; see CanPushDownGrouping).
+// `without_leading_line_filters` as for BuildStages.
 absl::StatusOr<std::unique_ptr<logql_log::SampleExtractor>> BuildSampleExtractor(
     const logql::syntax::RangeAggregationExpr& r,
-    const std::optional<logql::syntax::Grouping>& outer);
+    const std::optional<logql::syntax::Grouping>& outer, bool without_leading_line_filters = false);
 
 // Loki's canInjectVectorGrouping: `sum by (...)` over count/rate/bytes/bytes_rate/sum_over_time
 // without its own grouping may group at the source.

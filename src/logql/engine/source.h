@@ -86,6 +86,9 @@ class EntrySource {
   }
   // How many sinks SelectLogsParallel can keep busy (1: it is SelectLogs).
   virtual size_t Parallelism() const { return 1; }
+  // True when the source drops every entry SelectParams::line_filter rejects (never "may"):
+  // the engine then leaves those leading line filters out of the pipeline it runs.
+  virtual bool AppliesLineFilter() const { return false; }
   // What the source read so far (Loki's per-source stats), or null when it keeps no count.
   // Engine::Evaluate puts it in the result's stats.
   virtual const SourceStats* stats() const { return nullptr; }
