@@ -283,7 +283,26 @@ class JsonWalk {
     while (true) {
       std::string_view key;
       bool esc = false;
-      if (!s_.Key(first, &key, &esc)) return false;
+      // Lines of one source list the same keys in the same order: the key the previous line
+      // had at this position, as compact JSON writes it, is one comparison instead of a scan
+      // of the key, a look-up and a comparison.
+      known_ = nullptr;
+      if (depth == 0) {
+        const ParserKeyCache::Info* e = cache_.Expected(position, hints_);
+        if (e != nullptr && !e->json_token.empty()) {
+          s_.SkipWs();
+          const size_t n = e->json_token.size();
+          if (static_cast<size_t>(s_.end - s_.p) >= n &&
+              ShortEqual(std::string_view(s_.p, n), e->json_token)) {
+            key = std::string_view(s_.p + 1, n - 3);
+            s_.p += n;
+            s_.SkipWs();
+            known_ = e;
+          }
+        }
+      }
+      if (known_ == nullptr && !s_.Key(first, &key, &esc))
+        return false;
       first = false;
       position_ = depth == 0 ? position++ : SIZE_MAX;
       if (esc) {
@@ -306,7 +325,8 @@ class JsonWalk {
   // built into name_. Returns false when the label is not wanted (or has no name).
   bool LabelName(std::string_view key) {
     if (prefix_.empty()) {
-      const ParserKeyCache::Info& info = cache_.Get(key, position_, hints_);
+      const ParserKeyCache::Info& info =
+          known_ != nullptr ? *known_ : cache_.Get(key, position_, hints_);
       if (info.name.empty() || !info.wanted()) return false;
       const bool clash = lbs_.BaseHas(info.name, info.sig);
       if (!(clash ? info.want_ext : info.want)) return false;
@@ -409,6 +429,7 @@ class JsonWalk {
   const ParserHints& hints_;
   ParserKeyCache& cache_;
   size_t position_ = SIZE_MAX;  // of the current key in the top-level object
+  const ParserKeyCache::Info* known_ = nullptr;  // the current key's, when matched as expected
   const std::string* cached_name_ = nullptr;  // LabelName's pick, when from the key cache
   uint64_t cached_sig_ = 0;
 };

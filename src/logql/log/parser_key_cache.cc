@@ -20,6 +20,8 @@ const ParserKeyCache::Info& ParserKeyCache::GetSlow(std::string_view key, size_t
   if (it == keys_.end()) {
     auto info = std::make_unique<Info>();
     info->key.assign(key);
+    if (key.find_first_of("\"\\") == std::string_view::npos)
+      info->json_token.append("\"").append(key).append("\":");
     AppendSanitizedKey(&info->name, key, true);
     if (!info->name.empty()) {
       info->want = hints.ShouldExtract(info->name);

@@ -31,6 +31,9 @@ class ParserKeyCache {
     uint64_t sig_ext = 0;  // LabelsBuilder::NameSig(name_ext)
     bool want = false;
     bool want_ext = false;
+    // The key as compact JSON writes it, `"key":`, when it needs no escaping (no quote or
+    // backslash); else empty. Those bytes at a member's start are exactly this key.
+    std::string json_token;
     bool wanted() const { return want || want_ext; }
   };
 
@@ -54,6 +57,14 @@ class ParserKeyCache {
         return *info;
     }
     return GetSlow(key, position, hints);
+  }
+
+  // The Info of the key last seen at `position` with these hints, if any: what the line being
+  // parsed most likely has there.
+  const Info* Expected(size_t position, const ParserHints& hints) const {
+    if (&hints == hints_ && position < by_position_.size())
+      return by_position_[position];
+    return nullptr;
   }
 
   static constexpr size_t kMaxKeys = 4096;

@@ -70,6 +70,37 @@ TEST(JsonParserTest, EscapesDuplicatesUnicode) {
                             {"_1st", "x"}}));
 }
 
+// A parser reused across lines remembers each position's key and matches it as one token
+// (`"key":`): lines that break the pattern (spaces, escaped or longer keys, another order,
+// nesting, a duplicate, an error) must parse exactly as a fresh parser parses them.
+TEST(JsonParserTest, ReusedParserAgreesWithFreshOnes) {
+  const std::vector<std::string> lines = {
+      R"({"ts":"1","level":"info","status":200,"req":{"id":"r"},"job":"x"})",
+      R"({"ts":"2","level":"warn","status":503,"req":{"id":"s"},"job":"y"})",
+      R"({"ts" :"3","level": "error" ,"status":500})",
+      R"({"t\u0073":"4","level":"info","status":201})",
+      R"({"tsx":"5","leve":"info","statusx":1})",
+      R"({"level":"debug","ts":"6","status":404})",
+      R"({"ts":"7","level":"info","level":"dup","status":302})",
+      R"({"ts":"8","level":"info","status":})",
+      R"({"ts":"9","level":"info","status":"x\"y"})",
+      R"({ "ts":"10",  "level":"info"})",
+      R"({"ts":"11","level":"info","status":200,"req":{"id":"t"},"job":"z"})",
+      R"({"ts":)",
+  };
+  const ParserHints only = ParserHints::Only({"status", "level", "req_id"});
+  for (const ParserHints* hints : {static_cast<const ParserHints*>(nullptr), &only}) {
+    JsonParser reused;
+    for (int round = 0; round < 2; ++round) {
+      for (const std::string& line : lines) {
+        JsonParser fresh;
+        EXPECT_EQ(RunStage(reused, line, hints).labels, RunStage(fresh, line, hints).labels)
+            << line;
+      }
+    }
+  }
+}
+
 // Escaped quotes and backslashes at every offset around the scanner's 8-byte steps.
 TEST(JsonParserTest, EscapesAtEveryOffset) {
   JsonParser p;
