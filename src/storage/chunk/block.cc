@@ -234,7 +234,9 @@ absl::Status DecodedBlock::Parse(const BlockMeta& meta, std::string_view in, boo
   }
   if (meta.entries > in.size())
     return CorruptBlock("entry count");
-  refs_.reserve(meta.entries);
+  // Sized once and filled by index: a push_back per entry is a call and a capacity check in
+  // the hottest loop of every query.
+  refs_.resize(meta.entries);
   int64_t ts = meta.min_ts;
   uint64_t line_off = 0;  // v2: where the next line starts in the lines frame
   for (uint32_t i = 0; i < meta.entries; ++i) {
@@ -259,7 +261,7 @@ absl::Status DecodedBlock::Parse(const BlockMeta& meta, std::string_view in, boo
       return CorruptBlock("line length");
     if (nmeta > in.size() / 2)
       return CorruptBlock("metadata count");
-    Ref r;
+    Ref& r = refs_[i];
     r.ts = ts;
     r.line_off = static_cast<uint32_t>(inline_lines ? inline_line.data() - raw_.data() : line_off);
     r.line_len = static_cast<uint32_t>(len);
@@ -274,7 +276,6 @@ absl::Status DecodedBlock::Parse(const BlockMeta& meta, std::string_view in, boo
       }
       labels_.push_back(LabelView{symbols_[n], symbols_[v]});
     }
-    refs_.push_back(r);
   }
   if (!in.empty())
     return CorruptBlock("trailing bytes");
