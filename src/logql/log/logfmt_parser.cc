@@ -212,10 +212,11 @@ inline size_t LogfmtDecoder::NextStop(size_t i) const {
   return w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
 }
 
-bool LogfmtDecoder::ScanKeyval() {
+bool LogfmtDecoder::ScanKeyval(std::string_view expected_key_eq) {
   key_ = {};
   value_ = {};
   value_non_ascii_ = false;
+  expected_hit_ = false;
   const std::string_view line = line_;
   const size_t n = line.size();
   // garbage
@@ -226,6 +227,14 @@ bool LogfmtDecoder::ScanKeyval() {
   size_t start = pos_;
   bool multibyte = false;
   const auto* bytes = reinterpret_cast<const unsigned char*>(line.data());
+  if (const size_t k = expected_key_eq.size();
+      k > 1 && n - pos_ >= k && ShortEqual(line.substr(pos_, k), expected_key_eq)) {
+    // The key scan would stop exactly at this '=' (the key holds no stop byte).
+    key_ = line.substr(pos_, k - 1);
+    pos_ += k - 1;
+    expected_hit_ = true;
+    goto equal;
+  }
   while (pos_ < n) {
     pos_ = NextStop(pos_);
     if (pos_ >= n) break;
@@ -344,13 +353,19 @@ bool LogfmtParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) 
   const ParserHints& hints = lbs->hints();
   size_t position = 0;
   while (!dec_.EOL()) {
-    if (!dec_.ScanKeyval()) {
+    // Lines of one source list the same keys in the same order: the key the previous line had
+    // at this position is tried first, as one comparison.
+    const ParserKeyCache::Info* expected = key_cache_.Expected(position, hints);
+    if (!dec_.ScanKeyval(expected != nullptr ? std::string_view(expected->logfmt_token)
+                                             : std::string_view())) {
       if (!dec_.err().empty() && !opts_.continue_on_error) break;
       continue;
     }
     // Every key goes through the cache: its sanitised name and the hints' verdicts are computed
     // once per distinct key instead of once per line.
-    const ParserKeyCache::Info& k = key_cache_.Get(dec_.key(), position++, hints);
+    const ParserKeyCache::Info& k =
+        dec_.expected_hit() ? *expected : key_cache_.Get(dec_.key(), position, hints);
+    ++position;
     if (!k.wanted()) continue;
     bool clash = lbs->BaseHas(k.name, k.sig);
     if (!(clash ? k.want_ext : k.want)) continue;

@@ -38,7 +38,11 @@ class LogfmtDecoder {
   void Reset(std::string_view line);
   bool EOL() const { return pos_ >= line_.size(); }
   // Advances to the next pair; false at the end or on a syntax error (see err()).
-  bool ScanKeyval();
+  // `expected_key_eq` (optional) is a key and its '=' the pair probably starts with, a key
+  // without any byte the key scan stops at: when the line holds exactly those bytes there, the
+  // key is taken without scanning (expected_hit() says so).
+  bool ScanKeyval(std::string_view expected_key_eq = {});
+  bool expected_hit() const { return expected_hit_; }
   std::string_view key() const { return key_; }
   // A view into the line, or (value_in_line() false: an unquoted escape) into the decoder's
   // buffer, valid until the next ScanKeyval.
@@ -61,6 +65,7 @@ class LogfmtDecoder {
   std::string_view key_;
   std::string_view value_;
   bool value_non_ascii_ = false;
+  bool expected_hit_ = false;
   std::string unquoted_;
   std::string err_;
   // One bit per byte of the line: set where NextStop stops. Built once per line with SIMD

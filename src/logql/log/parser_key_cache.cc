@@ -1,5 +1,7 @@
 #include "logql/log/parser_key_cache.h"
 
+#include <algorithm>
+
 #include "logql/log/labels_builder.h"
 
 namespace norn::logql_log {
@@ -22,6 +24,11 @@ const ParserKeyCache::Info& ParserKeyCache::GetSlow(std::string_view key, size_t
     info->key.assign(key);
     if (key.find_first_of("\"\\") == std::string_view::npos)
       info->json_token.append("\"").append(key).append("\":");
+    if (!key.empty() && std::all_of(key.begin(), key.end(), [](char ch) {
+          const auto c = static_cast<unsigned char>(ch);
+          return c > ' ' && c < 0x80 && c != '=' && c != '"';
+        }))
+      info->logfmt_token.append(key).append("=");
     AppendSanitizedKey(&info->name, key, true);
     if (!info->name.empty()) {
       info->want = hints.ShouldExtract(info->name);

@@ -34,6 +34,9 @@ class ParserKeyCache {
     // The key as compact JSON writes it, `"key":`, when it needs no escaping (no quote or
     // backslash); else empty. Those bytes at a member's start are exactly this key.
     std::string json_token;
+    // The key and '=' as a logfmt line has them, when the key is not empty and holds no byte
+    // the logfmt key scan stops at ('=', '"', <= ' ', >= 0x80); else empty.
+    std::string logfmt_token;
     bool wanted() const { return want || want_ext; }
   };
 

@@ -206,6 +206,38 @@ TEST(UnpackParserTest, Basic) {
   EXPECT_EQ(r.line, "plain");
 }
 
+// As for json: a reused parser tries each position's previous key as one token (`key=`);
+// lines that break the pattern must parse exactly as a fresh parser parses them.
+TEST(LogfmtParserTest, ReusedParserAgreesWithFreshOnes) {
+  const std::vector<std::string> lines = {
+      R"(ts=1 level=info status=200 msg="a b" job=x)",
+      R"(ts=2 level=warn status=503 msg="c" job=y)",
+      R"(ts =3 level=info status=500)",
+      R"(tsx=4 leve=info statusx=1)",
+      R"(level=debug ts=5 status=404)",
+      R"(ts=6 level=info level=dup status=302)",
+      R"(ts=7 level="unterminated)",
+      "ts=8 lev\xc3\xa9l=x status=1",
+      R"(ts=9 level status=2)",
+      R"(  ts=10   level=info)",
+      R"(ts=11=x level=info)",
+      R"(t"s=12 level=info)",
+      R"(ts=13 level=info status=200 msg="d" job=z)",
+      R"(ts=)",
+  };
+  const ParserHints only = ParserHints::Only({"status", "level", "job"});
+  for (const ParserHints* hints : {static_cast<const ParserHints*>(nullptr), &only}) {
+    LogfmtParser reused;
+    for (int round = 0; round < 2; ++round) {
+      for (const std::string& line : lines) {
+        LogfmtParser fresh;
+        EXPECT_EQ(RunStage(reused, line, hints).labels, RunStage(fresh, line, hints).labels)
+            << line;
+      }
+    }
+  }
+}
+
 TEST(LogfmtParserTest, Table) {
   LogfmtParser p;
   auto r = RunStage(p,
