@@ -70,6 +70,24 @@ TEST(JsonParserTest, EscapesDuplicatesUnicode) {
                             {"_1st", "x"}}));
 }
 
+// Runs `lines` twice through one parser of type P, with all labels wanted and with only
+// `wanted`, and expects each line's labels to be those a fresh parser gives.
+template <typename P>
+void ExpectReusedParserAgreesWithFreshOnes(const std::vector<std::string>& lines,
+                                           std::vector<std::string> wanted) {
+  const ParserHints only = ParserHints::Only(std::move(wanted));
+  for (const ParserHints* hints : {static_cast<const ParserHints*>(nullptr), &only}) {
+    P reused;
+    for (int round = 0; round < 2; ++round) {
+      for (const std::string& line : lines) {
+        P fresh;
+        EXPECT_EQ(RunStage(reused, line, hints).labels, RunStage(fresh, line, hints).labels)
+            << line;
+      }
+    }
+  }
+}
+
 // A parser reused across lines remembers each position's key and matches it as one token
 // (`"key":`): lines that break the pattern (spaces, escaped or longer keys, another order,
 // nesting, a duplicate, an error) must parse exactly as a fresh parser parses them.
@@ -88,17 +106,7 @@ TEST(JsonParserTest, ReusedParserAgreesWithFreshOnes) {
       R"({"ts":"11","level":"info","status":200,"req":{"id":"t"},"job":"z"})",
       R"({"ts":)",
   };
-  const ParserHints only = ParserHints::Only({"status", "level", "req_id"});
-  for (const ParserHints* hints : {static_cast<const ParserHints*>(nullptr), &only}) {
-    JsonParser reused;
-    for (int round = 0; round < 2; ++round) {
-      for (const std::string& line : lines) {
-        JsonParser fresh;
-        EXPECT_EQ(RunStage(reused, line, hints).labels, RunStage(fresh, line, hints).labels)
-            << line;
-      }
-    }
-  }
+  ExpectReusedParserAgreesWithFreshOnes<JsonParser>(lines, {"status", "level", "req_id"});
 }
 
 // Escaped quotes and backslashes at every offset around the scanner's 8-byte steps.
@@ -225,17 +233,7 @@ TEST(LogfmtParserTest, ReusedParserAgreesWithFreshOnes) {
       R"(ts=13 level=info status=200 msg="d" job=z)",
       R"(ts=)",
   };
-  const ParserHints only = ParserHints::Only({"status", "level", "job"});
-  for (const ParserHints* hints : {static_cast<const ParserHints*>(nullptr), &only}) {
-    LogfmtParser reused;
-    for (int round = 0; round < 2; ++round) {
-      for (const std::string& line : lines) {
-        LogfmtParser fresh;
-        EXPECT_EQ(RunStage(reused, line, hints).labels, RunStage(fresh, line, hints).labels)
-            << line;
-      }
-    }
-  }
+  ExpectReusedParserAgreesWithFreshOnes<LogfmtParser>(lines, {"status", "level", "job"});
 }
 
 TEST(LogfmtParserTest, Table) {
