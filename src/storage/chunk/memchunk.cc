@@ -655,8 +655,6 @@ bool ChunkIterator::Open(Source& s) {
 }
 
 bool ChunkIterator::SkipRuledOut(Source& s) {
-  if (s.keep.empty())
-    return s.pos != s.end;
   const bool forward = options_.direction == Direction::kForward;
   while (s.pos != s.end) {
     const size_t i = forward ? s.pos : s.pos - 1;
@@ -711,7 +709,8 @@ bool ChunkIterator::Next() {
   } else {
     entry_ = s.decoded->entry(--s.pos);
   }
-  if (!SkipRuledOut(s)) {
+  // Without a prefilter (every entry kept) no call per entry.
+  if (s.keep.empty() ? s.pos == s.end : !SkipRuledOut(s)) {
     retired_ = static_cast<int>(idx);
   } else {
     heap_.push_back(idx);

@@ -153,7 +153,8 @@ class ChunkIterator {
   struct Source;
   ChunkIterator(Encoding encoding, IteratorOptions options);
   bool Open(Source& s);
-  // Moves s.pos past entries the line prefilter ruled out; false when none is left.
+  // Moves s.pos past entries the line prefilter ruled out (s.keep not empty); false when
+  // none is left.
   bool SkipRuledOut(Source& s);
   int64_t CurrentTs(const Source& s) const;
   bool HeapLess(uint32_t a, uint32_t b) const;
