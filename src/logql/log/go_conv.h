@@ -16,6 +16,11 @@ bool GoParseFloat(std::string_view s, double* out, std::string* err);
 // time.ParseDuration: nanoseconds. Error e.g. `time: invalid duration "abc"`.
 bool GoParseDuration(std::string_view s, int64_t* out_ns, std::string* err);
 
+namespace internal {
+// GoParseDuration without its fast path for the common form (for tests).
+bool GoParseDurationGeneral(std::string_view s, int64_t* out_ns, std::string* err);
+}  // namespace internal
+
 // humanize.ParseBytes ("10KB" = 10000, "1MiB" = 1048576, "5 gb", "1,024"). Error e.g.
 // `unhandled size name: xb`.
 bool GoParseBytes(std::string_view s, uint64_t* out, std::string* err);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -189,6 +190,77 @@ TEST(GoConvTest, ParseDuration) {
   EXPECT_EQ(err, "time: unknown unit \"d\" in duration \"1d\"");
   EXPECT_FALSE(GoParseDuration("", &ns, &err));
   EXPECT_EQ(err, "time: invalid duration \"\"");
+}
+
+// The fast path for `<digits>[.<digits>]<unit>` must agree with the general parser, value and
+// error, on that form, at its digit limits and on everything else.
+TEST(GoConvTest, ParseDurationFastPathAgreesWithGeneralParser) {
+  auto same = [](const std::string& s) {
+    int64_t fast = 0, general = 0;
+    std::string fast_err, general_err;
+    const bool fast_ok = GoParseDuration(s, &fast, &fast_err);
+    const bool general_ok = internal::GoParseDurationGeneral(s, &general, &general_err);
+    EXPECT_EQ(fast_ok, general_ok) << s;
+    if (fast_ok && general_ok) {
+      EXPECT_EQ(fast, general) << s;
+    }
+    if (!fast_ok && !general_ok) {
+      EXPECT_EQ(fast_err, general_err) << s;
+    }
+  };
+  for (const char* s : {"1.234567s",
+                        "0.5ms",
+                        "12ms",
+                        ".5s",
+                        "1.s",
+                        ".s",
+                        "s",
+                        "1",
+                        "0",
+                        "00",
+                        "1h",
+                        "2m",
+                        "3us",
+                        "3\xC2\xB5s",
+                        "3\xCE\xBCs",
+                        "7ns",
+                        "1.5h30m",
+                        " 1s",
+                        "1s ",
+                        "+1s",
+                        "-1s",
+                        "999999999999999999ns",
+                        "9999999999999999999ns",
+                        "1.999999999999999999s",
+                        "1.9999999999999999999s",
+                        "2562047h",
+                        "2562048h",
+                        "2562047h47m16.854775807s",
+                        "9223372036.854775807s",
+                        "9223372036.854775808s",
+                        "0.000000000000000001h"}) {
+    same(s);
+  }
+  std::mt19937 rng(11);
+  const std::vector<std::string> units = {"ns", "us", "\xC2\xB5s", "ms", "s",
+                                          "m",  "h",  "",          "d",  "sec"};
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    if (rng() % 10 == 0)
+      s += "+-"[rng() % 2];
+    const int parts = 1 + (rng() % 6 == 0);
+    for (int p = 0; p < parts; ++p) {
+      for (int d = rng() % 21; d > 0; --d)
+        s += static_cast<char>('0' + rng() % 10);
+      if (rng() % 2) {
+        s += '.';
+        for (int d = rng() % 21; d > 0; --d)
+          s += static_cast<char>('0' + rng() % 10);
+      }
+      s += units[rng() % units.size()];
+    }
+    same(s);
+  }
 }
 
 TEST(GoConvTest, ParseBytes) {
