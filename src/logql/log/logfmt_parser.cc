@@ -212,7 +212,8 @@ inline size_t LogfmtDecoder::NextStop(size_t i) const {
   return w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
 }
 
-bool LogfmtDecoder::ScanKeyval(std::string_view expected_key_eq) {
+__attribute__((always_inline)) inline bool LogfmtDecoder::ScanKeyvalInline(
+    std::string_view expected_key_eq) {
   key_ = {};
   value_ = {};
   value_non_ascii_ = false;
@@ -346,6 +347,10 @@ qvalue: {
 }
 }
 
+bool LogfmtDecoder::ScanKeyval(std::string_view expected_key_eq) {
+  return ScanKeyvalInline(expected_key_eq);
+}
+
 bool LogfmtParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) {
   if (lbs->hints().no_labels()) return true;
   dec_.Reset(*line);
@@ -356,8 +361,8 @@ bool LogfmtParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) 
     // Lines of one source list the same keys in the same order: the key the previous line had
     // at this position is tried first, as one comparison.
     const ParserKeyCache::Info* expected = key_cache_.Expected(position, hints);
-    if (!dec_.ScanKeyval(expected != nullptr ? std::string_view(expected->logfmt_token)
-                                             : std::string_view())) {
+    if (!dec_.ScanKeyvalInline(expected != nullptr ? std::string_view(expected->logfmt_token)
+                                                   : std::string_view())) {
       if (!dec_.err().empty() && !opts_.continue_on_error) break;
       continue;
     }
