@@ -56,7 +56,7 @@ class LogfmtDecoder {
   friend class LogfmtParser;
   // ScanKeyval's body, inlined into LogfmtParser's loop over a line's pairs: the call and
   // return cost about a tenth of scanning a pair.
-  bool ScanKeyvalInline(std::string_view expected_key_eq);
+  inline bool ScanKeyvalInline(std::string_view expected_key_eq);
   void SyntaxError(std::string_view msg);
   void UnexpectedByte(char c);
   bool SkipValue();
