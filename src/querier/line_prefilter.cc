@@ -39,7 +39,6 @@ NeedlePrefilter::NeedlePrefilter(std::vector<std::vector<logql_log::Substring>> 
 std::unique_ptr<NeedlePrefilter> NeedlePrefilter::For(const logql_log::LineFilter& filter) {
   std::vector<std::vector<logql_log::Substring>> groups;
   filter.CollectNeedleGroups(&groups);
-  std::erase_if(groups, [](const auto& g) { return g.empty(); });
   if (groups.empty())
     return nullptr;
   return std::unique_ptr<NeedlePrefilter>(new NeedlePrefilter(std::move(groups)));

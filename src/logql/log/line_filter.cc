@@ -14,6 +14,19 @@
 namespace norn::logql_log {
 namespace {
 
+// Appends `needles` as one group (a line holds at least one of them), unless it says
+// nothing: no needles, or an empty one (every line contains "").
+void AppendNeedleGroup(const std::vector<Substring>& needles,
+                       std::vector<std::vector<Substring>>* groups) {
+  if (needles.empty())
+    return;
+  for (const Substring& s : needles) {
+    if (s.needle().empty())
+      return;
+  }
+  groups->push_back(needles);
+}
+
 class TrueFilter : public LineFilter {
  public:
   bool Matches(std::string_view) const override { return true; }
@@ -40,12 +53,7 @@ class ContainsAnyFilter : public LineFilter {
     }
   }
   void CollectNeedleGroups(std::vector<std::vector<Substring>>* groups) const override {
-    for (const Substring& s : needles_) {
-      if (s.needle().empty())
-        return;  // every line contains ""
-    }
-    if (!needles_.empty())
-      groups->push_back(needles_);
+    AppendNeedleGroup(needles_, groups);
   }
 
  private:
@@ -126,12 +134,7 @@ class RegexFilter : public LineFilter {
     if (!required_.empty()) out->push_back(required_);
   }
   void CollectNeedleGroups(std::vector<std::vector<Substring>>* groups) const override {
-    for (const Substring& s : prefilter_) {
-      if (s.needle().empty())
-        return;
-    }
-    if (!prefilter_.empty())
-      groups->push_back(prefilter_);
+    AppendNeedleGroup(prefilter_, groups);
   }
 
  private:
@@ -151,10 +154,8 @@ class PatternFilter : public LineFilter {
   void CollectNeedleGroups(std::vector<std::vector<Substring>>* groups) const override {
     if (negate_)
       return;
-    for (auto& l : p_.Literals()) {
-      if (!l.empty())
-        groups->push_back({Substring(l)});
-    }
+    for (auto& l : p_.Literals())
+      AppendNeedleGroup({Substring(l)}, groups);
   }
 
  private:

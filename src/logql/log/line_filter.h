@@ -40,6 +40,7 @@ class LineFilter {
   virtual void CollectRequired(std::vector<std::string>* /*out*/) const {}
   // Appends groups of needles such that every matching line contains at least one needle of
   // each group (a necessary condition, for scanning many lines at once; Matches decides).
+  // Groups are never empty and hold no empty needle.
   virtual void CollectNeedleGroups(std::vector<std::vector<Substring>>* /*groups*/) const {}
 };
 

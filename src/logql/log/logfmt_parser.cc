@@ -347,8 +347,8 @@ qvalue: {
 }
 }
 
-bool LogfmtDecoder::ScanKeyval(std::string_view expected_key_eq) {
-  return ScanKeyvalInline(expected_key_eq);
+bool LogfmtDecoder::ScanKeyval() {
+  return ScanKeyvalInline({});
 }
 
 bool LogfmtParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) {
@@ -369,7 +369,7 @@ bool LogfmtParser::Process(int64_t, std::string_view* line, LabelsBuilder* lbs) 
     // Every key goes through the cache: its sanitised name and the hints' verdicts are computed
     // once per distinct key instead of once per line.
     const ParserKeyCache::Info& k =
-        dec_.expected_hit() ? *expected : key_cache_.Get(dec_.key(), position, hints);
+        dec_.expected_hit_ ? *expected : key_cache_.Get(dec_.key(), position, hints);
     ++position;
     if (!k.wanted()) continue;
     bool clash = lbs->BaseHas(k.name, k.sig);

@@ -38,11 +38,7 @@ class LogfmtDecoder {
   void Reset(std::string_view line);
   bool EOL() const { return pos_ >= line_.size(); }
   // Advances to the next pair; false at the end or on a syntax error (see err()).
-  // `expected_key_eq` (optional) is a key and its '=' the pair probably starts with, a key
-  // without any byte the key scan stops at: when the line holds exactly those bytes there, the
-  // key is taken without scanning (expected_hit() says so).
-  bool ScanKeyval(std::string_view expected_key_eq = {});
-  bool expected_hit() const { return expected_hit_; }
+  bool ScanKeyval();
   std::string_view key() const { return key_; }
   // A view into the line, or (value_in_line() false: an unquoted escape) into the decoder's
   // buffer, valid until the next ScanKeyval.
@@ -54,8 +50,11 @@ class LogfmtDecoder {
 
  private:
   friend class LogfmtParser;
-  // ScanKeyval's body, inlined into LogfmtParser's loop over a line's pairs: the call and
-  // return cost about a tenth of scanning a pair.
+  // ScanKeyval's body, inlined into LogfmtParser's loop over a line's pairs (the call and
+  // return cost about a tenth of scanning a pair). `expected_key_eq` (may be empty) is a key
+  // and its '=' the pair probably starts with, a key without any byte the key scan stops at:
+  // when the line holds exactly those bytes there, the key is taken without scanning and
+  // expected_hit_ is set.
   inline bool ScanKeyvalInline(std::string_view expected_key_eq);
   void SyntaxError(std::string_view msg);
   void UnexpectedByte(char c);

@@ -650,8 +650,7 @@ bool ChunkIterator::Open(Source& s) {
     options_.line_prefilter->Mark(*s.decoded, lo, hi, s.keep);
     return SkipRuledOut(s);
   }
-  s.keep.clear();
-  return true;
+  return true;  // s.keep stays empty: every entry is kept
 }
 
 bool ChunkIterator::SkipRuledOut(Source& s) {
