@@ -51,6 +51,16 @@ class EntryBatch {
     p.md_len = metadata_.size() - p.md_off;
     pending_.push_back(p);
   }
+  // Adds entries of `run` without their line bytes, in the run's order (descending when
+  // !forward), starting `skip` entries in, as many as the batch has room for; returns how many.
+  size_t AddRunWithoutLines(const chunk::EntryRun& run, size_t skip, bool forward) {
+    const size_t room =
+        pending_.size() < kMaxEntriesWithoutLines ? kMaxEntriesWithoutLines - pending_.size() : 0;
+    const size_t n = std::min(room, run.end - run.begin - skip);
+    for (size_t k = skip; k < skip + n; ++k)
+      Add(run.block->entry(forward ? run.begin + k : run.end - 1 - k), /*with_line=*/false);
+    return n;
+  }
   // Batches without line bytes cost little to fill, so they are made bigger: fewer hand-overs
   // between the reader and the engine thread.
   bool full() const {
@@ -62,10 +72,13 @@ class EntryBatch {
   // Pushes to the sink and clears; returns the sink's answer.
   bool PushTo(const Labels& labels, logql_engine::EntrySink& sink) {
     refs_.clear();
+    refs_.reserve(pending_.size());
+    // Lines are at most a block long, which ZeroBytes covers.
+    const char* zeros = chunk::ZeroBytes(chunk::kMaxRawBlockSize).data();
     for (const Pending& p : pending_) {
       refs_.push_back(logql_engine::EntryRef{
           p.ts,
-          p.line_off == kNoLine ? chunk::ZeroBytes(p.line_len)
+          p.line_off == kNoLine ? std::string_view(zeros, p.line_len)
                                 : std::string_view(bytes_).substr(p.line_off, p.line_len),
           std::span<const Label>(metadata_).subspan(p.md_off, p.md_len)});
     }
@@ -149,12 +162,63 @@ using EmitFn = absl::FunctionRef<bool(const Labels&, EntryBatch&)>;
 // returns the block's iterator, owned by `s`.
 using OpenPendingFn = absl::FunctionRef<absl::StatusOr<chunk::ChunkIterator*>(StreamIterators&)>;
 
+// Names the stream in the error of a block that failed to decode (damaged: its checksum is
+// checked when it is decoded, not when the chunk was fetched).
+absl::Status StreamError(const StreamIterators& s, const absl::Status& st) {
+  return absl::Status(st.code(), absl::StrCat("stream ", s.labels.ToString(), ": ", st.message()));
+}
+
+// MergeAndPush for a stream read without line bytes (s.without_lines): its chunks do not
+// overlap in time, so there is nothing to merge or de-duplicate, and each chunk's entries are
+// pushed in runs of a block's consecutive entries, one chunk after the other.
+absl::Status PushRunsWithoutLines(StreamIterators& s, chunk::Direction direction, EmitFn emit,
+                                  logql_engine::SourceStats& stats, EntryBatch& batch) {
+  const bool forward = direction == chunk::Direction::kForward;
+  struct FirstRun {
+    chunk::ChunkIterator* it;
+    chunk::EntryRun run;
+    int64_t ts;  // of the run's first entry in direction order
+  };
+  std::vector<FirstRun> chunks;
+  for (auto& it : s.iterators) {
+    chunk::EntryRun run;
+    if (it->NextRun(&run)) {
+      chunks.push_back(
+          FirstRun{it.get(), run, run.block->timestamp(forward ? run.begin : run.end - 1)});
+    } else if (!it->status().ok()) {
+      return StreamError(s, it->status());
+    }
+  }
+  std::sort(chunks.begin(), chunks.end(), [forward](const FirstRun& a, const FirstRun& b) {
+    return forward ? a.ts < b.ts : a.ts > b.ts;
+  });
+  for (FirstRun& c : chunks) {
+    chunk::EntryRun run = c.run;
+    do {
+      for (size_t done = 0; done < run.end - run.begin;) {
+        const size_t n = batch.AddRunWithoutLines(run, done, forward);
+        done += n;
+        stats.store_chunk.decompressed_lines += static_cast<int64_t>(n);
+        if (batch.full() && !emit(s.labels, batch))
+          return absl::OkStatus();
+      }
+    } while (c.it->NextRun(&run));
+    if (!c.it->status().ok())
+      return StreamError(s, c.it->status());
+  }
+  if (!batch.empty())
+    emit(s.labels, batch);
+  return absl::OkStatus();
+}
+
 // `filter` (may be null): entries it rejects are counted as filtered instead of pushed.
 // `max_entries` (0 = all): stop after that many pushed entries, at a change of timestamp.
 absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn emit,
                           OpenPendingFn open_pending, const logql_log::LineFilter* filter,
                           uint32_t max_entries, logql_engine::SourceStats& stats,
                           EntryBatch& batch) {
+  if (s.without_lines && filter == nullptr && max_entries == 0 && s.pending.empty())
+    return PushRunsWithoutLines(s, direction, emit, stats, batch);
   const bool forward = direction == chunk::Direction::kForward;
   // An open iterator at its current entry, or (it == null) the next pending block, which
   // stands in the heap at the bound of its entries: it is opened when the merge reaches that
@@ -173,12 +237,7 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
       return forward ? ka > kb : ka < kb;
     return a.it != nullptr && b.it == nullptr;
   };
-  // A block that fails to decode (damaged: its checksum is checked here, not when the chunk
-  // was fetched) names its stream.
-  auto failed = [&s](const absl::Status& st) {
-    return absl::Status(st.code(),
-                        absl::StrCat("stream ", s.labels.ToString(), ": ", st.message()));
-  };
+  auto failed = [&s](const absl::Status& st) { return StreamError(s, st); };
   // Entries the iterators' line prefilter skipped were decompressed and filtered out.
   absl::Cleanup count_prefiltered = [&s, &stats] {
     for (size_t i = 0; i < s.iterators.size(); ++i) {

@@ -91,10 +91,11 @@ namespace {
 // `from_cache`: every block is checked now, so that a damaged cache entry can be taken for a
 // miss; a store object's blocks are checked as they are decoded (a query reads a time range,
 // often a few blocks of a chunk), and a damaged one fails the query as it would anyway.
-absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> DecodeChunk(std::string bytes,
+absl::StatusOr<std::shared_ptr<const chunk::MemChunk>> DecodeChunk(objstore::SharedBytes bytes,
                                                                    const std::string& key,
                                                                    bool from_cache) {
-  auto chunk = chunk::MemChunk::DecodeOwned(std::move(bytes), /*verify_blocks=*/from_cache);
+  auto chunk = chunk::MemChunk::DecodeShared(std::move(bytes.owner), bytes.bytes,
+                                             /*verify_blocks=*/from_cache);
   if (!chunk.ok()) {
     return absl::Status(chunk.status().code(),
                         absl::StrCat("chunk ", key, ": ", chunk.status().message()));
@@ -155,7 +156,8 @@ std::vector<size_t> Querier::FromChunkCache(
   for (size_t i = 0; i < keys.size(); ++i) {
     if (values[i].has_value()) {
       *hit_bytes += values[i]->size();
-      auto decoded = DecodeChunk(*std::move(values[i]), keys[i], true);
+      auto owned = std::make_shared<const std::string>(*std::move(values[i]));
+      auto decoded = DecodeChunk(objstore::SharedBytes{owned, *owned}, keys[i], true);
       // A damaged cache entry is a miss, not an error: the store has the real object.
       if (decoded.ok()) {
         stats.chunk_cache_entries_found++;
@@ -211,11 +213,11 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
   if (missing.empty()) return out;
 
   // Fetch the misses in parallel; each task owns its slot of `bytes` and `errors`.
-  std::vector<std::string> bytes(missing.size());
+  std::vector<objstore::SharedBytes> bytes(missing.size());
   std::vector<absl::Status> errors(missing.size());
   const int64_t fetch_start = absl::GetCurrentTimeNanos();
   OnFetchPool(missing.size(), [&](size_t j) {
-    auto got = store_->Get(keys[missing[j]]);
+    auto got = store_->GetShared(keys[missing[j]]);
     if (got.ok()) {
       bytes[j] = std::move(*got);
     } else {
@@ -226,13 +228,14 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
   stats->store_download_time_ns += absl::GetCurrentTimeNanos() - fetch_start;
   for (const auto& e : errors) RETURN_IF_ERROR(e);
   stats->store_chunks_downloaded += static_cast<int64_t>(missing.size());
-  for (const auto& b : bytes) stats->store_chunk.compressed_bytes += static_cast<int64_t>(b.size());
+  for (const auto& b : bytes)
+    stats->store_chunk.compressed_bytes += static_cast<int64_t>(b.bytes.size());
   if (chunk_cache_ != nullptr) {
     std::vector<std::string> store_keys;
     std::vector<std::string_view> store_values;
     for (size_t j = 0; j < missing.size(); ++j) {
       store_keys.push_back(keys[missing[j]]);
-      store_values.push_back(bytes[j]);
+      store_values.push_back(bytes[j].bytes);
     }
     CacheStore(store_keys, store_values, *stats);
   }
@@ -374,8 +377,9 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
     absl::Status st;
     if (chunks[i].ref.size_bytes == 0) {
       // An index without object sizes: fetch the whole object.
-      auto whole = store_->Get(keys[i]);
-      if (whole.ok()) read[j] = whole->size();
+      auto whole = store_->GetShared(keys[i]);
+      if (whole.ok())
+        read[j] = whole->bytes.size();
       auto c = whole.ok() ? DecodeChunk(*std::move(whole), keys[i], false) : whole.status();
       if (c.ok()) {
         out[i].encoding = (*c)->encoding();

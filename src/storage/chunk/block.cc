@@ -23,17 +23,35 @@ uint64_t Checksum64(std::string_view data) {
 
 Block::Block(BlockMeta meta, TokenFilter filter, std::shared_ptr<const std::string> buf,
              size_t data_offset)
-    : meta_(meta), filter_(std::move(filter)), buf_(std::move(buf)), data_offset_(data_offset) {}
+    : meta_(meta),
+      filter_(std::move(filter)),
+      bytes_(buf != nullptr ? std::string_view(*buf) : std::string_view()),
+      data_offset_(data_offset) {
+  owner_ = std::move(buf);
+}
+
+Block::Block(BlockMeta meta, TokenFilter filter, std::shared_ptr<const void> owner,
+             std::string_view bytes, size_t data_offset)
+    : meta_(meta),
+      filter_(std::move(filter)),
+      owner_(std::move(owner)),
+      bytes_(bytes),
+      data_offset_(data_offset) {}
 
 std::string_view Block::data() const {
-  if (buf_ == nullptr)
+  if (owner_ == nullptr)
     return {};
-  return std::string_view(*buf_).substr(data_offset_, meta_.compressed_size);
+  return bytes_.substr(data_offset_, meta_.compressed_size);
 }
 
 std::shared_ptr<const Block> Block::WithData(std::shared_ptr<const std::string> buf,
                                              size_t data_offset) const {
   return std::make_shared<const Block>(meta_, filter_, std::move(buf), data_offset);
+}
+
+std::shared_ptr<const Block> Block::WithData(std::shared_ptr<const void> owner,
+                                             std::string_view bytes, size_t data_offset) const {
+  return std::make_shared<const Block>(meta_, filter_, std::move(owner), bytes, data_offset);
 }
 
 absl::StatusOr<std::shared_ptr<const Block>> BuildBlock(std::span<const EntryView> entries,

@@ -69,6 +69,10 @@ class Block {
   // otherwise the compressed bytes are buf->substr(data_offset, meta.compressed_size).
   Block(BlockMeta meta, TokenFilter filter, std::shared_ptr<const std::string> buf,
         size_t data_offset);
+  // The compressed bytes are bytes.substr(data_offset, meta.compressed_size), kept alive by
+  // `owner` (not null).
+  Block(BlockMeta meta, TokenFilter filter, std::shared_ptr<const void> owner,
+        std::string_view bytes, size_t data_offset);
 
   const BlockMeta& meta() const { return meta_; }
   const TokenFilter& filter() const { return filter_; }
@@ -80,18 +84,21 @@ class Block {
     return meta_.max_ts >= from && meta_.min_ts < through;
   }
 
-  bool has_data() const { return buf_ != nullptr; }
+  bool has_data() const { return owner_ != nullptr; }
   std::string_view data() const;
 
   // A copy of this block's meta and filter whose bytes live in `buf` at `data_offset` (for
   // readers that fetched the block's byte range separately).
   std::shared_ptr<const Block> WithData(std::shared_ptr<const std::string> buf,
                                         size_t data_offset) const;
+  std::shared_ptr<const Block> WithData(std::shared_ptr<const void> owner, std::string_view bytes,
+                                        size_t data_offset) const;
 
  private:
   BlockMeta meta_;
   TokenFilter filter_;
-  std::shared_ptr<const std::string> buf_;
+  std::shared_ptr<const void> owner_;  // keeps bytes_ alive; null without data
+  std::string_view bytes_;
   size_t data_offset_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -514,17 +515,21 @@ absl::StatusOr<std::unique_ptr<MemChunk>> MemChunk::Decode(std::string_view data
 
 absl::StatusOr<std::unique_ptr<MemChunk>> MemChunk::DecodeOwned(std::string data,
                                                                 bool verify_blocks) {
-  if (data.size() < kHeaderSize + kTrailerSize)
+  auto buf = std::make_shared<const std::string>(std::move(data));
+  return DecodeShared(buf, *buf, verify_blocks);
+}
+
+absl::StatusOr<std::unique_ptr<MemChunk>> MemChunk::DecodeShared(std::shared_ptr<const void> owner,
+                                                                 std::string_view all,
+                                                                 bool verify_blocks) {
+  if (all.size() < kHeaderSize + kTrailerSize)
     return Corrupt("too short");
-  if (std::string_view(data).substr(0, 4) != std::string_view(kMagic, 4)) {
+  if (all.substr(0, 4) != std::string_view(kMagic, 4)) {
     return Corrupt("bad magic");
   }
-  ASSIGN_OR_RETURN(
-      IndexLocation loc,
-      ParseTrailer(std::string_view(data).substr(data.size() - kTrailerSize), data.size()));
-  auto buf = std::make_shared<const std::string>(std::move(data));
-  const std::string_view all = *buf;
-  ASSIGN_OR_RETURN(ChunkIndex index, ParseIndex(all.substr(loc.offset, loc.length), loc, buf));
+  ASSIGN_OR_RETURN(IndexLocation loc,
+                   ParseTrailer(all.substr(all.size() - kTrailerSize), all.size()));
+  ASSIGN_OR_RETURN(ChunkIndex index, ParseIndex(all.substr(loc.offset, loc.length), loc, owner));
   if (static_cast<uint8_t>(all[4]) != index.version ||
       static_cast<uint8_t>(all[5]) != static_cast<uint8_t>(index.encoding) || all[6] != 0 ||
       all[7] != 0) {
@@ -533,7 +538,7 @@ absl::StatusOr<std::unique_ptr<MemChunk>> MemChunk::DecodeOwned(std::string data
   std::vector<std::shared_ptr<const Block>> blocks;
   blocks.reserve(index.blocks.size());
   for (const auto& b : index.blocks) {
-    auto with = b->WithData(buf, b->meta().offset);
+    auto with = b->WithData(owner, all, b->meta().offset);
     if (verify_blocks && Checksum64(with->data()) != b->meta().checksum) {
       return Corrupt(absl::StrCat("block ", blocks.size(), " checksum mismatch"));
     }
@@ -596,6 +601,24 @@ ChunkIterator::~ChunkIterator() {
   for (Source& s : sources_)
     options_.pool->Give(std::move(s.decoded));
 }
+
+namespace {
+
+// The first index in [lo, hi) for which `holds` is false, where it holds for a prefix.
+template <typename Pred>
+size_t FirstFailing(size_t lo, size_t hi, Pred holds) {
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (holds(mid)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+}  // namespace
 
 int64_t ChunkIterator::CurrentTs(const Source& s) const {
   return s.decoded->timestamp(options_.direction == Direction::kForward ? s.pos : s.pos - 1);
@@ -667,6 +690,83 @@ bool ChunkIterator::SkipRuledOut(Source& s) {
 }
 
 bool ChunkIterator::Next() {
+  if (!PopTop())
+    return false;
+  const bool forward = options_.direction == Direction::kForward;
+  const uint32_t idx = heap_.back();
+  heap_.pop_back();
+  Source& s = sources_[idx];
+  if (forward) {
+    entry_ = s.decoded->entry(s.pos++);
+  } else {
+    entry_ = s.decoded->entry(--s.pos);
+  }
+  // Without a prefilter (every entry kept) no call per entry.
+  if (s.keep.empty() ? s.pos == s.end : !SkipRuledOut(s)) {
+    retired_ = static_cast<int>(idx);
+  } else {
+    heap_.push_back(idx);
+    std::push_heap(heap_.begin(), heap_.end(),
+                   [this](uint32_t a, uint32_t b) { return HeapLess(a, b); });
+  }
+  ++stats_.entries;
+  return true;
+}
+
+bool ChunkIterator::NextRun(EntryRun* run) {
+  if (!PopTop())
+    return false;
+  const bool forward = options_.direction == Direction::kForward;
+  const uint32_t idx = heap_.back();
+  heap_.pop_back();
+  Source& s = sources_[idx];
+  const DecodedBlock& d = *s.decoded;
+  // The top entry is next whatever the other sources hold; the entries after it in this block
+  // come before every entry of another source while their timestamps are strictly before the
+  // other sources' next ones (ties go through the heap, which orders them by block).
+  size_t n = 1;
+  if (s.keep.empty()) {
+    std::optional<int64_t> bound;
+    if (!heap_.empty())
+      bound = CurrentTs(sources_[heap_.front()]);
+    if (next_source_ < sources_.size()) {
+      const Source& p = sources_[next_source_];
+      const int64_t b = forward ? p.min_ts : p.max_ts;
+      bound = !bound ? b : forward ? std::min(*bound, b) : std::max(*bound, b);
+    }
+    if (forward) {
+      size_t stop = s.end;
+      if (bound && d.timestamp(stop - 1) >= *bound) {
+        stop = FirstFailing(s.pos + 1, s.end, [&](size_t i) { return d.timestamp(i) < *bound; });
+      }
+      n = std::max<size_t>(1, stop - s.pos);
+    } else {
+      size_t start = s.end;  // lowest index of the run
+      if (bound && d.timestamp(start) <= *bound) {
+        start = FirstFailing(s.end, s.pos - 1, [&](size_t i) { return d.timestamp(i) <= *bound; });
+      }
+      n = std::max<size_t>(1, s.pos - start);
+    }
+  }
+  if (forward) {
+    *run = EntryRun{&d, s.pos, s.pos + n};
+    s.pos += n;
+  } else {
+    *run = EntryRun{&d, s.pos - n, s.pos};
+    s.pos -= n;
+  }
+  if (s.keep.empty() ? s.pos == s.end : !SkipRuledOut(s)) {
+    retired_ = static_cast<int>(idx);
+  } else {
+    heap_.push_back(idx);
+    std::push_heap(heap_.begin(), heap_.end(),
+                   [this](uint32_t a, uint32_t b) { return HeapLess(a, b); });
+  }
+  stats_.entries += n;
+  return true;
+}
+
+bool ChunkIterator::PopTop() {
   if (!status_.ok())
     return false;
   if (retired_ >= 0) {
@@ -700,22 +800,6 @@ bool ChunkIterator::Next() {
   if (heap_.empty())
     return false;
   std::pop_heap(heap_.begin(), heap_.end(), less);
-  const uint32_t idx = heap_.back();
-  heap_.pop_back();
-  Source& s = sources_[idx];
-  if (forward) {
-    entry_ = s.decoded->entry(s.pos++);
-  } else {
-    entry_ = s.decoded->entry(--s.pos);
-  }
-  // Without a prefilter (every entry kept) no call per entry.
-  if (s.keep.empty() ? s.pos == s.end : !SkipRuledOut(s)) {
-    retired_ = static_cast<int>(idx);
-  } else {
-    heap_.push_back(idx);
-    std::push_heap(heap_.begin(), heap_.end(), less);
-  }
-  ++stats_.entries;
   return true;
 }
 

@@ -131,6 +131,14 @@ struct IteratorStats {
   uint64_t prefiltered_bytes = 0;    // their line bytes
 };
 
+// Consecutive entries of one decoded block that an iterator yields together: indexes
+// [begin, end) of `block`, in iteration order (ascending forward, descending backward). Valid
+// until the iterator's next Next()/NextRun().
+struct EntryRun {
+  const DecodedBlock* block = nullptr;
+  size_t begin = 0, end = 0;
+};
+
 // Pull iterator over a chunk snapshot. Usage:
 //   while (it->Next()) { const EntryView& e = it->entry(); ... }
 //   if (!it->status().ok()) ...
@@ -144,6 +152,10 @@ class ChunkIterator {
 
   bool Next();
   const EntryView& entry() const { return entry_; }
+  // Instead of Next(): yields at once every entry Next() would yield from the current block
+  // before any entry of another block (at least one), in the same order. Readers of many
+  // entries (metric queries) then handle a block's entries in one loop. entry() is not set.
+  bool NextRun(EntryRun* run);
   // OK after a normal end; kDataLoss when a block failed to decode (iteration stops there).
   const absl::Status& status() const { return status_; }
   const IteratorStats& stats() const { return stats_; }
@@ -153,6 +165,9 @@ class ChunkIterator {
   struct Source;
   ChunkIterator(Encoding encoding, IteratorOptions options);
   bool Open(Source& s);
+  // Retires the previous source, opens every source that may hold the next entry and moves the
+  // source holding it to heap_.back(); false at the end.
+  bool PopTop();
   // Moves s.pos past entries the line prefilter ruled out (s.keep not empty); false when
   // none is left.
   bool SkipRuledOut(Source& s);
@@ -216,6 +231,10 @@ class MemChunk {
   // checks each block it decodes (readers that may skip most blocks need not hash them all).
   static absl::StatusOr<std::unique_ptr<MemChunk>> DecodeOwned(std::string data,
                                                                bool verify_blocks = true);
+  // DecodeOwned over bytes that `owner` keeps alive (e.g. a mapped file), without copying them.
+  static absl::StatusOr<std::unique_ptr<MemChunk>> DecodeShared(std::shared_ptr<const void> owner,
+                                                                std::string_view data,
+                                                                bool verify_blocks = true);
   // A read-only chunk over blocks obtained elsewhere (e.g. ParseIndex + ranged reads + WithData).
   // Blocks without data may be included only if iterators never need them.
   static std::unique_ptr<MemChunk> FromBlocks(Encoding encoding,

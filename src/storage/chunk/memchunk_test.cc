@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/entry.h"
 #include "storage/chunk/testdata.h"
 
@@ -434,6 +435,83 @@ TEST(MemChunkTest, OutOfOrderAppendsIterateSorted) {
     auto d = MemChunk::Decode(*c.Encode());
     ASSERT_TRUE(d.ok());
     EXPECT_EQ(Read(**d), Expected(entries, kMin, kMax, Direction::kForward));
+  }
+}
+
+// What NextRun() yields, entry by entry in run order, and how many runs it took.
+std::vector<Entry> CollectRuns(ChunkIterator& it, Direction d, size_t* runs) {
+  std::vector<Entry> out;
+  *runs = 0;
+  EntryRun run;
+  while (it.NextRun(&run)) {
+    ++*runs;
+    EXPECT_LT(run.begin, run.end);
+    for (size_t k = 0; k < run.end - run.begin; ++k) {
+      const EntryView e =
+          run.block->entry(d == Direction::kForward ? run.begin + k : run.end - 1 - k);
+      Entry x;
+      x.timestamp_ns = e.timestamp_ns;
+      x.line = std::string(e.line);
+      for (const LabelView& l : e.metadata)
+        x.structured_metadata.push_back(Label{std::string(l.name), std::string(l.value)});
+      out.push_back(std::move(x));
+    }
+  }
+  EXPECT_TRUE(it.status().ok()) << it.status();
+  return out;
+}
+
+TEST(MemChunkTest, RunsYieldWhatNextYields) {
+  // Out-of-order appends make blocks overlap in time, and many entries share a timestamp
+  // (also across blocks): a run must stop where another block's entry comes first.
+  const std::vector<Entry> entries = RandomEntries(3000, 13, false);
+  MemChunk c(SmallBlocks(Encoding::kSnappy));
+  AppendAll(c, entries);
+  auto decoded = EncodeAndDecode(c);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const int64_t t0 = entries.front().timestamp_ns;
+  for (const MemChunk* chunk : {&c, decoded->get()}) {
+    for (Direction d : {Direction::kForward, Direction::kBackward}) {
+      for (auto [from, through] :
+           {std::pair{kMin, kMax}, std::pair{t0 + 200000000, t0 + 900000000}}) {
+        auto it = chunk->Iterator(from, through, d);
+        size_t runs = 0;
+        EXPECT_EQ(CollectRuns(*it, d, &runs), Read(*chunk, from, through, d));
+        EXPECT_EQ(it->stats().entries, Read(*chunk, from, through, d).size());
+        EXPECT_GT(runs, 0u);
+      }
+    }
+  }
+  // Few distinct timestamps, appended out of order: blocks overlap and tie at every
+  // timestamp, where the earlier block's entries come first.
+  std::vector<Entry> ties;
+  testdata::LogGenerator gen(15);
+  for (int i = 0; i < 4000; ++i) {
+    Entry e;
+    e.timestamp_ns = t0 + gen.Uniform(0, 60) * 1000;
+    e.line = absl::StrCat("line ", i, " ", std::string(gen.Uniform(0, 200), 'x'));
+    ties.push_back(std::move(e));
+  }
+  MemChunk tied(SmallBlocks(Encoding::kSnappy));
+  AppendAll(tied, ties);
+  ASSERT_GT(tied.blocks().size(), 10u);
+  for (Direction d : {Direction::kForward, Direction::kBackward}) {
+    auto it = tied.Iterator(kMin, kMax, d);
+    size_t runs = 0;
+    EXPECT_EQ(CollectRuns(*it, d, &runs), Expected(ties, kMin, kMax, d));
+  }
+  // In order and without shared timestamps, a block's entries are one run (the head, read as
+  // a sorted copy, too).
+  std::vector<Entry> sorted = RandomEntries(3000, 14, true);
+  for (size_t i = 0; i < sorted.size(); ++i)
+    sorted[i].timestamp_ns = t0 + static_cast<int64_t>(i) * 1000;
+  MemChunk in_order(SmallBlocks(Encoding::kSnappy));
+  AppendAll(in_order, sorted);
+  for (Direction d : {Direction::kForward, Direction::kBackward}) {
+    auto it = in_order.Iterator(kMin, kMax, d);
+    size_t runs = 0;
+    EXPECT_EQ(CollectRuns(*it, d, &runs), Expected(sorted, kMin, kMax, d));
+    EXPECT_EQ(runs, in_order.blocks().size() + (in_order.head_entries() > 0 ? 1 : 0));
   }
 }
 

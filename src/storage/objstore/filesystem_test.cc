@@ -48,6 +48,36 @@ TEST_F(FilesystemTest, PutGetRangeHeadDelete) {
   EXPECT_FALSE(fs::exists(root_ / "fake"));                    // Empty dirs cleaned up.
 }
 
+TEST_F(FilesystemTest, SharedReadsOfSmallAndMappedObjects) {
+  std::string big(FilesystemObjectClient::kMapThreshold + 12345, '\0');
+  for (size_t i = 0; i < big.size(); ++i)
+    big[i] = static_cast<char>(i * 131 + i / 7);
+  const std::string small = "a small object";
+  ASSERT_TRUE(client_->Put("fake/chunks/ab/big", big).ok());
+  ASSERT_TRUE(client_->Put("fake/chunks/ab/small", small).ok());
+  ASSERT_TRUE(client_->Put("fake/chunks/ab/empty", "").ok());
+  auto mapped = client_->GetShared("fake/chunks/ab/big");
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_TRUE(mapped->bytes == big);
+  EXPECT_EQ(client_->GetShared("fake/chunks/ab/small")->bytes, small);
+  EXPECT_EQ(client_->GetShared("fake/chunks/ab/empty")->bytes, "");
+  EXPECT_EQ(client_->GetShared("fake/chunks/ab/missing").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(client_->GetShared("../escape").status().code(), absl::StatusCode::kInvalidArgument);
+  // The bytes stay as they were read while the object is replaced and deleted: Put renames a
+  // new file over the old one, which the mapping keeps alive.
+  ASSERT_TRUE(client_->Put("fake/chunks/ab/big", std::string(big.size(), 'z')).ok());
+  EXPECT_TRUE(mapped->bytes == big);
+  ASSERT_TRUE(client_->Delete("fake/chunks/ab/big").ok());
+  EXPECT_TRUE(mapped->bytes == big);
+  // The default implementation (through Get) gives the same bytes.
+  FaultInjectingObjectClient wrapped(client_);
+  EXPECT_EQ(wrapped.GetShared("fake/chunks/ab/small")->bytes, small);
+  wrapped.FailReads(1, absl::UnavailableError("injected"));
+  EXPECT_EQ(wrapped.GetShared("fake/chunks/ab/small").status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
 TEST_F(FilesystemTest, ListWithPrefixAndDelimiter) {
   for (const char* k : {"index/t1/a", "index/t1/b", "index/t2/c", "fake/chunks/x", "other"}) {
     ASSERT_TRUE(client_->Put(k, k).ok());

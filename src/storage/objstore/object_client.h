@@ -33,6 +33,12 @@ struct ListResult {
   std::vector<std::string> common_prefixes;
 };
 
+// An object's bytes, valid while `owner` lives.
+struct SharedBytes {
+  std::shared_ptr<const void> owner;
+  std::string_view bytes;
+};
+
 class ObjectClient {
  public:
   virtual ~ObjectClient() = default;
@@ -42,6 +48,15 @@ class ObjectClient {
   // Bytes [offset, offset+length) of the object; a range past the end is clipped.
   virtual absl::StatusOr<std::string> GetRange(std::string_view key, uint64_t offset,
                                                uint64_t length) = 0;
+  // Get() for readers that keep the bytes while they use them (chunks being queried): a
+  // backend that can hand out an object without copying it does (the filesystem maps the file).
+  virtual absl::StatusOr<SharedBytes> GetShared(std::string_view key) {
+    absl::StatusOr<std::string> got = Get(key);
+    if (!got.ok())
+      return got.status();
+    auto owned = std::make_shared<const std::string>(*std::move(got));
+    return SharedBytes{owned, *owned};
+  }
   virtual absl::StatusOr<ObjectAttributes> Head(std::string_view key) = 0;
   // Every object whose key starts with `prefix`. With a non-empty `delimiter` ("/"), keys that
   // continue past the next delimiter are folded into common_prefixes instead.
