@@ -51,27 +51,46 @@ class EntryBatch {
     p.md_len = metadata_.size() - p.md_off;
     pending_.push_back(p);
   }
-  // Adds entries of `run` without their line bytes, in the run's order (descending when
-  // !forward), starting `skip` entries in, as many as the batch has room for; returns how many.
+  // Adds entries of `run`, a block read without its line bytes, in the run's order
+  // (descending when !forward), starting `skip` entries in, as many as the batch has room
+  // for; returns how many. Such a block's line views show zero bytes that never move, so
+  // the entries go straight into the references pushed (only metadata is copied), in a batch
+  // that holds nothing added by Add().
   size_t AddRunWithoutLines(const chunk::EntryRun& run, size_t skip, bool forward) {
     const size_t room =
-        pending_.size() < kMaxEntriesWithoutLines ? kMaxEntriesWithoutLines - pending_.size() : 0;
+        refs_.size() < kMaxEntriesWithoutLines ? kMaxEntriesWithoutLines - refs_.size() : 0;
     const size_t n = std::min(room, run.end - run.begin - skip);
-    for (size_t k = skip; k < skip + n; ++k)
-      Add(run.block->entry(forward ? run.begin + k : run.end - 1 - k), /*with_line=*/false);
+    for (size_t k = skip; k < skip + n; ++k) {
+      const chunk::EntryView e = run.block->entry(forward ? run.begin + k : run.end - 1 - k);
+      if (!e.metadata.empty()) {
+        // Its span is set when the batch is pushed: metadata_ may still move.
+        metadata_fixups_.push_back(
+            MetadataFixup{refs_.size(), metadata_.size(), e.metadata.size()});
+        for (const auto& m : e.metadata)
+          metadata_.push_back(Label{std::string(m.name), std::string(m.value)});
+      }
+      refs_.push_back(logql_engine::EntryRef{e.timestamp_ns, e.line, {}});
+    }
     return n;
   }
   // Batches without line bytes cost little to fill, so they are made bigger: fewer hand-overs
   // between the reader and the engine thread.
   bool full() const {
-    return pending_.size() >= (bytes_.empty() ? kMaxEntriesWithoutLines : kMaxEntries) ||
+    return refs_.size() >= kMaxEntriesWithoutLines ||
+           pending_.size() >= (bytes_.empty() ? kMaxEntriesWithoutLines : kMaxEntries) ||
            bytes_.size() >= kMaxBytes;
   }
-  bool empty() const { return pending_.empty(); }
+  bool empty() const { return pending_.empty() && refs_.empty(); }
 
   // Pushes to the sink and clears; returns the sink's answer.
   bool PushTo(const Labels& labels, logql_engine::EntrySink& sink) {
-    refs_.clear();
+    if (!refs_.empty()) {  // filled by AddRunWithoutLines
+      for (const MetadataFixup& f : metadata_fixups_)
+        refs_[f.ref].structured_metadata = std::span<const Label>(metadata_).subspan(f.off, f.len);
+      bool more = sink.Push(labels, refs_);
+      Clear();
+      return more;
+    }
     refs_.reserve(pending_.size());
     // Lines are at most a block long, which ZeroBytes covers.
     const char* zeros = chunk::ZeroBytes(chunk::kMaxRawBlockSize).data();
@@ -90,6 +109,8 @@ class EntryBatch {
     pending_.clear();
     bytes_.clear();
     metadata_.clear();
+    refs_.clear();
+    metadata_fixups_.clear();
   }
 
  private:
@@ -98,10 +119,15 @@ class EntryBatch {
     int64_t ts;
     size_t line_off, line_len, md_off, md_len;
   };
+  struct MetadataFixup {
+    size_t ref, off, len;  // refs_[ref] has metadata_[off, off + len)
+  };
   std::vector<Pending> pending_;
   std::string bytes_;
   std::vector<Label> metadata_;
+  // What PushTo pushes: built from pending_ there, or directly by AddRunWithoutLines.
   std::vector<logql_engine::EntryRef> refs_;
+  std::vector<MetadataFixup> metadata_fixups_;
 };
 
 }  // namespace internal

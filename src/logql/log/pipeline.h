@@ -127,6 +127,13 @@ class SampleExtractor {
     bool Process(int64_t ts_ns, std::string_view line, std::span<const Label> structured_metadata,
                  double* value);
     LabelsBuilder& builder() { return builder_; }
+    // True when Process() of an entry without structured metadata always succeeds with 1
+    // (count) or the line's length (bytes) and leaves the builder as it is: no stages. A
+    // collector may then skip Process() for such entries once it knows their series.
+    bool YieldsLineSamples() const {
+      return ex_->pre_.noop() && ex_->opts_.source != SampleSource::kUnwrap;
+    }
+    SampleSource source() const { return ex_->opts_.source; }
 
    private:
     friend class SampleExtractor;
