@@ -192,17 +192,21 @@ TEST_F(EntrySourceTest, StoreFailuresEndTheQueryWithAnError) {
     EXPECT_EQ(logs.status().code(), absl::StatusCode::kUnavailable) << logs.status();
     store_->Clear();
   }
-  // Damaged chunk objects (a byte flipped in each): whether the damage is in a block, found
-  // when it is decoded, or in the index, the query fails with a data-loss error.
+  // Damaged chunk objects (a byte flipped in the middle of each, which is in its block's
+  // lines): a query that reads the lines fails with a data-loss error naming the stream when
+  // the block is decoded...
   store_->CorruptReads(true);
-  for (const char* query : {"sum(count_over_time({app=~\"a.\"}[1h]))",
-                            "sum(count_over_time({app=~\"a.\"} |= \"error\" [1h]))"}) {
-    auto damaged = Instant(query);
-    ASSERT_FALSE(damaged.ok()) << query;
-    EXPECT_EQ(damaged.status().code(), absl::StatusCode::kDataLoss) << damaged.status();
-    EXPECT_NE(damaged.status().message().find("stream {app="), std::string_view::npos)
-        << damaged.status();
-  }
+  auto damaged = Instant("sum(count_over_time({app=~\"a.\"} |= \"error\" [1h]))");
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), absl::StatusCode::kDataLoss) << damaged.status();
+  EXPECT_NE(damaged.status().message().find("stream {app="), std::string_view::npos)
+      << damaged.status();
+  // ... while one that reads only the entry columns, which have checksums of their own, gets
+  // its exact answer from intact bytes.
+  auto lineless = Instant("sum(count_over_time({app=~\"a.\"}[1h]))");
+  ASSERT_TRUE(lineless.ok()) << lineless.status();
+  ASSERT_EQ(lineless->vector.size(), 1u);
+  EXPECT_EQ(lineless->vector[0].point.v, kStreams * kPerStream);
   store_->CorruptReads(false);
   auto ok = Instant("sum(count_over_time({app=~\"a.\"}[1h]))");
   ASSERT_TRUE(ok.ok()) << ok.status();

@@ -106,7 +106,7 @@ absl::StatusOr<std::shared_ptr<const Block>> BuildBlock(std::span<const EntryVie
     return absl::InvalidArgumentError(
         absl::StrCat("block too large: ", column.size() + line_bytes, " raw bytes"));
   }
-  meta.layout = kBlockLayoutV2;
+  meta.layout = kBlockLayoutV3;
   meta.column_raw_size = static_cast<uint32_t>(column.size());
   meta.raw_size = static_cast<uint32_t>(column.size() + line_bytes);
 
@@ -114,6 +114,7 @@ absl::StatusOr<std::shared_ptr<const Block>> BuildBlock(std::span<const EntryVie
   if (absl::Status s = codec.Compress(column, compressed.get()); !s.ok())
     return s;
   meta.column_compressed_size = static_cast<uint32_t>(compressed->size());
+  meta.column_checksum = Checksum64(*compressed);
   // Lines back to back, without the column's binary bytes in between (which also compresses
   // better). A head block appended in order without metadata has them so already in its
   // arena; otherwise they are copied together once.
@@ -199,7 +200,15 @@ absl::Status DecodedBlock::Load(const Block& block, const Codec& codec, bool lin
   if (!block.has_data())
     return absl::FailedPreconditionError("block data not loaded");
   const std::string_view data = block.data();
-  if (data.size() != meta.compressed_size || Checksum64(data) != meta.checksum) {
+  if (data.size() != meta.compressed_size)
+    return absl::DataLossError("block checksum mismatch");
+  // A v3 block read without its lines needs only its entry column to be intact.
+  if (!lines && meta.layout >= kBlockLayoutV3) {
+    if (meta.column_compressed_size > data.size() ||
+        Checksum64(data.substr(0, meta.column_compressed_size)) != meta.column_checksum) {
+      return absl::DataLossError("block entry column checksum mismatch");
+    }
+  } else if (Checksum64(data) != meta.checksum) {
     return absl::DataLossError("block checksum mismatch");
   }
   if (meta.raw_size > kMaxRawBlockSize || meta.max_ts < meta.min_ts) {

@@ -41,12 +41,15 @@ struct EntryView {
 //   1: one compressed frame holding symbols, then per entry (timestamp, line, metadata);
 //   2: two compressed frames: the entry column (symbols, then per entry timestamp, line length
 //      and metadata), then the lines back to back. Readers that need no line bytes (a count or
-//      bytes_over_time over a bare selector) decompress only the small first frame.
+//      bytes_over_time over a bare selector) decompress only the small first frame;
+//   3: as 2, plus a checksum of the entry column's frame alone, so that those readers verify
+//      (and touch) only that frame instead of hashing the lines too.
 inline constexpr uint8_t kBlockLayoutV1 = 1;
 inline constexpr uint8_t kBlockLayoutV2 = 2;
+inline constexpr uint8_t kBlockLayoutV3 = 3;
 
 struct BlockMeta {
-  uint8_t layout = kBlockLayoutV2;
+  uint8_t layout = kBlockLayoutV3;
   int64_t min_ts = 0;  // smallest entry timestamp (inclusive)
   int64_t max_ts = 0;  // largest entry timestamp (inclusive)
   uint32_t entries = 0;
@@ -57,6 +60,9 @@ struct BlockMeta {
   // v2 only: the entry column's uncompressed and compressed sizes (its frame comes first).
   uint32_t column_raw_size = 0;
   uint32_t column_compressed_size = 0;
+  // v3 only: XXH3-64 (seed 0) of the entry column's frame (its first column_compressed_size
+  // bytes).
+  uint64_t column_checksum = 0;
   friend bool operator==(const BlockMeta&, const BlockMeta&) = default;
 };
 

@@ -24,8 +24,9 @@ using internal::PutVarint;
 namespace {
 
 constexpr char kMagic[4] = {'N', 'R', 'N', 'C'};
-// Written by this version; version 1 (single-frame blocks) is still read.
-constexpr uint8_t kFormatVersion = kBlockLayoutV2;
+// Written by this version; versions 1 (single-frame blocks) and 2 (no column checksum) are
+// still read.
+constexpr uint8_t kFormatVersion = kBlockLayoutV3;
 
 uint64_t EntryHash(int64_t ts, std::string_view line) {
   return XXH3_64bits_withSeed(line.data(), line.size(), static_cast<uint64_t>(ts));
@@ -408,6 +409,8 @@ absl::StatusOr<std::string> MemChunk::Encode() const {
       PutVarint(&out, m.column_compressed_size);
     }
     PutFixed64(&out, m.checksum);
+    if (version >= kBlockLayoutV3)
+      PutFixed64(&out, m.column_checksum);
     all[i]->filter().EncodeTo(&out);
   }
   PutFixed64(&out, Checksum64(std::string_view(out).substr(index_offset)));
@@ -448,7 +451,7 @@ absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocatio
   if (!internal::GetByte(&in, &version) || !internal::GetByte(&in, &encoding)) {
     return Corrupt("index header");
   }
-  if (version != kBlockLayoutV1 && version != kBlockLayoutV2) {
+  if (version != kBlockLayoutV1 && version != kBlockLayoutV2 && version != kBlockLayoutV3) {
     return absl::DataLossError(absl::StrCat("unsupported chunk format version ", version));
   }
   if (GetCodec(static_cast<Encoding>(encoding)) == nullptr) {
@@ -471,7 +474,8 @@ absl::StatusOr<ChunkIndex> ParseIndex(std::string_view index, const IndexLocatio
         !GetVarint(&in, &raw) || !GetVarint(&in, &offset) || !GetVarint(&in, &size) ||
         (version >= kBlockLayoutV2 &&
          (!GetVarint(&in, &column_raw) || !GetVarint(&in, &column_size))) ||
-        !internal::GetFixed64(&in, &m.checksum)) {
+        !internal::GetFixed64(&in, &m.checksum) ||
+        (version >= kBlockLayoutV3 && !internal::GetFixed64(&in, &m.column_checksum))) {
       return Corrupt("block meta");
     }
     if (version >= kBlockLayoutV2 && (column_raw == 0 || column_raw > raw || column_size == 0 ||
