@@ -112,6 +112,13 @@ class EntryBatch {
     refs_.clear();
     metadata_fixups_.clear();
   }
+  // Heap bytes its buffers hold (not counting metadata strings).
+  size_t MemoryBytes() const {
+    return bytes_.capacity() + pending_.capacity() * sizeof(Pending) +
+           metadata_.capacity() * sizeof(Label) +
+           refs_.capacity() * sizeof(logql_engine::EntryRef) +
+           metadata_fixups_.capacity() * sizeof(MetadataFixup);
+  }
 
  private:
   static constexpr size_t kNoLine = SIZE_MAX;
@@ -369,12 +376,62 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
   return absl::OkStatus();
 }
 
+// Batches left over by finished queries, for the next ones: a batch's buffers keep the size
+// they grew to, so the next query's readers fill them without allocating, page-faulting and
+// copying as they grow (most of a short log query's page faults). Bounded in count and size.
+class SpareBatches {
+ public:
+  static constexpr size_t kMaxBatches = 16;
+  static constexpr size_t kMaxBatchBytes = 512 << 10;
+
+  static std::unique_ptr<EntryBatch> Take() {
+    SpareBatches& s = Get();
+    std::lock_guard lock(s.mu_);
+    if (s.spare_.empty())
+      return std::make_unique<EntryBatch>();
+    std::unique_ptr<EntryBatch> b = std::move(s.spare_.back());
+    s.spare_.pop_back();
+    return b;
+  }
+  static void Give(std::vector<std::unique_ptr<EntryBatch>>& batches) {
+    SpareBatches& s = Get();
+    std::lock_guard lock(s.mu_);
+    for (auto& b : batches) {
+      if (s.spare_.size() >= kMaxBatches)
+        break;
+      if (b != nullptr && b->MemoryBytes() <= kMaxBatchBytes) {
+        b->Clear();
+        s.spare_.push_back(std::move(b));
+      }
+    }
+    batches.clear();
+  }
+
+ private:
+  static SpareBatches& Get() {
+    static auto* const spare = new SpareBatches;  // never destroyed: used at exit
+    return *spare;
+  }
+  std::mutex mu_;
+  std::vector<std::unique_ptr<EntryBatch>> spare_;
+};
+
 // Hands batches from the reader thread (chunk fetch, decompression, merge) to the engine
 // thread (pipeline, aggregation), so a query uses two cores. Bounded: the reader waits when
-// kDepth batches are queued. Batches are recycled through a free list.
+// kDepth batches are queued. Batches are recycled through a free list, and left to
+// SpareBatches at the end.
 class BatchPipe {
  public:
   static constexpr size_t kDepth = 8;
+
+  BatchPipe() = default;
+  BatchPipe(const BatchPipe&) = delete;
+  BatchPipe& operator=(const BatchPipe&) = delete;
+  ~BatchPipe() {
+    for (Item& item : queue_)
+      free_.push_back(std::move(item.batch));
+    SpareBatches::Give(free_);
+  }
 
   struct Item {
     std::shared_ptr<const Labels> labels;
@@ -396,7 +453,7 @@ class BatchPipe {
       fresh = std::move(free_.back());
       free_.pop_back();
     } else {
-      fresh = std::make_unique<EntryBatch>();
+      fresh = SpareBatches::Take();
     }
     std::swap(*fresh, batch);  // `batch` becomes the recycled (empty) one
     queue_.push_back(Item{labels, stream, std::move(fresh)});
@@ -562,7 +619,14 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
                        const logql_engine::SelectParams& params, ReadPlan& plan,
                        const std::function<bool()>& stop, logql_engine::SourceStats& stats,
                        const TenantEntrySource::EmitToPipe& emit_to) {
-  EntryBatch entries;
+  // The working batch: its buffers go to the pipe with each full batch, and it gets an emptied
+  // one back; it starts from, and ends in, SpareBatches.
+  EntryBatch entries = std::move(*SpareBatches::Take());
+  absl::Cleanup spare_entries = [&entries] {
+    std::vector<std::unique_ptr<EntryBatch>> left;
+    left.push_back(std::make_unique<EntryBatch>(std::move(entries)));
+    SpareBatches::Give(left);
+  };
   // Decoded blocks pass from one store iterator of this reader to the next (declared before
   // every stream this function reads, which must give their blocks back before it ends).
   chunk::DecodedBlockPool pool;

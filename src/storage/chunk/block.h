@@ -131,6 +131,11 @@ class DecodedBlock {
   void Clear();
 
   size_t size() const { return refs_.size(); }
+  // Heap bytes its buffers hold (their capacity), decoded entries or not.
+  size_t MemoryBytes() const {
+    return raw_.capacity() + column_.capacity() + refs_.capacity() * sizeof(Ref) +
+           labels_.capacity() * sizeof(LabelView) + symbols_.capacity() * sizeof(std::string_view);
+  }
   int64_t timestamp(size_t i) const { return refs_[i].ts; }
   std::string_view line(size_t i) const {
     return std::string_view(lines_base_ + refs_[i].line_off, refs_[i].line_len);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <optional>
 #include <utility>
@@ -584,12 +585,51 @@ struct ChunkIterator::Source {
 ChunkIterator::ChunkIterator(Encoding encoding, IteratorOptions options)
     : codec_(GetCodec(encoding)), options_(std::move(options)) {}
 
+namespace {
+
+struct SharedDecodedBlocks {
+  std::mutex mu;
+  std::vector<std::unique_ptr<DecodedBlock>> free;
+};
+SharedDecodedBlocks& Shared() {
+  static auto* const shared = new SharedDecodedBlocks;  // never destroyed: used at exit
+  return *shared;
+}
+
+}  // namespace
+
 std::unique_ptr<DecodedBlock> DecodedBlockPool::Take() {
-  if (free_.empty())
-    return std::make_unique<DecodedBlock>();
+  if (free_.empty()) {
+    SharedDecodedBlocks& shared = Shared();
+    std::lock_guard lock(shared.mu);
+    if (shared.free.empty())
+      return std::make_unique<DecodedBlock>();
+    std::unique_ptr<DecodedBlock> b = std::move(shared.free.back());
+    shared.free.pop_back();
+    return b;
+  }
   std::unique_ptr<DecodedBlock> b = std::move(free_.back());
   free_.pop_back();
   return b;
+}
+
+DecodedBlockPool::~DecodedBlockPool() {
+  SharedDecodedBlocks& shared = Shared();
+  std::lock_guard lock(shared.mu);
+  for (auto& b : free_) {
+    if (shared.free.size() >= kMaxShared)
+      break;
+    if (b->MemoryBytes() <= kMaxSharedBytes) {
+      b->Clear();
+      shared.free.push_back(std::move(b));
+    }
+  }
+}
+
+size_t DecodedBlockPool::SharedSize() {
+  SharedDecodedBlocks& shared = Shared();
+  std::lock_guard lock(shared.mu);
+  return shared.free.size();
 }
 
 void DecodedBlockPool::Give(std::unique_ptr<DecodedBlock> block) {

@@ -673,6 +673,47 @@ TEST(MemChunkTest, IteratorsSharingADecodedBlockPool) {
   EXPECT_EQ(pool.size(), DecodedBlockPool::kMaxKept - 1);
 }
 
+TEST(MemChunkTest, PoolsLeaveGrownBlocksToTheNextPools) {
+  MemChunk c(SmallBlocks(Encoding::kZstd));
+  const std::vector<Entry> entries = RandomEntries(1000, 17, true);
+  AppendAll(c, entries);
+  auto d = EncodeAndDecode(c);
+  ASSERT_TRUE(d.ok()) << d.status();
+  {
+    // Drain the process-wide reserve, so this test sees only what it puts there.
+    DecodedBlockPool drain;
+    std::vector<std::unique_ptr<DecodedBlock>> taken;
+    for (size_t i = 0; i < DecodedBlockPool::kMaxShared; ++i)
+      taken.push_back(drain.Take());
+  }
+  for (size_t i = 0; i < 2 * DecodedBlockPool::kMaxShared; ++i) {
+    DecodedBlockPool pool;
+    IteratorOptions o;
+    o.pool = &pool;
+    EXPECT_EQ(Collect(*(*d)->Iterator(o)), Read(**d));
+  }
+  // Bounded, and what the next pool takes has the buffers a decoded block grew.
+  EXPECT_GT(DecodedBlockPool::SharedSize(), 0u);
+  EXPECT_LE(DecodedBlockPool::SharedSize(), DecodedBlockPool::kMaxShared);
+  DecodedBlockPool next;
+  std::unique_ptr<DecodedBlock> b = next.Take();
+  EXPECT_EQ(b->size(), 0u);  // cleared
+  EXPECT_GT(b->MemoryBytes(), 1000u);
+  // Blocks too big to keep are dropped, not left in the reserve.
+  std::vector<std::unique_ptr<DecodedBlock>> keep;
+  while (DecodedBlockPool::SharedSize() > 0)
+    keep.push_back(next.Take());
+  {
+    DecodedBlockPool pool;
+    auto huge = std::make_unique<DecodedBlock>();
+    const std::string big(DecodedBlockPool::kMaxSharedBytes + 1, 'x');
+    const EntryView view{1, big, {}};
+    huge->LoadCopy(std::span<const EntryView>(&view, 1), 0, 2);
+    pool.Give(std::move(huge));
+  }
+  EXPECT_EQ(DecodedBlockPool::SharedSize(), 0u);
+}
+
 TEST(MemChunkTest, TimeRangeForwardAndBackward) {
   const std::vector<Entry> entries = RandomEntries(2000, 13, false);
   MemChunk c(SmallBlocks(Encoding::kLz4));
