@@ -484,19 +484,18 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
   OnFetchPool(ranges.size(), [&](size_t j) {
     const Range& r = ranges[j];
     const std::string& key = *todo[r.begin].key;
-    auto bytes = store_->GetRange(key, r.start, r.length);
-    if (bytes.ok() && bytes->size() != r.length)
+    auto bytes = store_->GetRangeShared(key, r.start, r.length);
+    if (bytes.ok() && bytes->bytes.size() != r.length)
       bytes = absl::DataLossError("short read of chunk blocks");
     if (!bytes.ok()) {
       errors[j] = absl::Status(bytes.status().code(),
                                absl::StrCat("chunk ", key, ": ", bytes.status().message()));
       return;
     }
-    read[j] = bytes->size();
-    auto buf = std::make_shared<const std::string>(std::move(*bytes));
+    read[j] = bytes->bytes.size();
     for (size_t k = r.begin; k < r.end; ++k) {
       std::shared_ptr<const chunk::Block>& b = *todo[k].block;
-      b = b->WithData(buf, b->meta().offset - r.start);
+      b = b->WithData(bytes->owner, bytes->bytes, b->meta().offset - r.start);
     }
   });
   stats->store_download_time_ns += absl::GetCurrentTimeNanos() - fetch_start;

@@ -253,6 +253,12 @@ absl::StatusOr<std::string> FilesystemObjectClient::GetRange(std::string_view ke
 }
 
 absl::StatusOr<SharedBytes> FilesystemObjectClient::GetShared(std::string_view key) {
+  return GetRangeShared(key, 0, UINT64_MAX);
+}
+
+absl::StatusOr<SharedBytes> FilesystemObjectClient::GetRangeShared(std::string_view key,
+                                                                   uint64_t offset,
+                                                                   uint64_t length) {
   if (auto st = ValidateKey(key); !st.ok())
     return st;
   std::string path;
@@ -265,21 +271,28 @@ absl::StatusOr<SharedBytes> FilesystemObjectClient::GetShared(std::string_view k
     ::close(fd);
     return ErrnoStatus(err, "stat", path);
   }
-  const size_t size = static_cast<size_t>(sb.st_size);
-  if (size >= kMapThreshold) {
-    // Reading a file into a fresh buffer costs page faults, zero-filling and a copy of every
-    // byte; a mapping of the page cache costs none of them. MAP_POPULATE maps it all now, in
-    // one call, instead of a fault per page on first touch.
-    void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  const uint64_t size = static_cast<uint64_t>(sb.st_size);
+  const uint64_t n = offset < size ? std::min(length, size - offset) : 0;
+  if (n >= kMapThreshold) {
+    // Reading into a fresh buffer costs page faults, zero-filling and a copy of every byte; a
+    // mapping of the page cache costs none of them (the pages are mapped as they are touched,
+    // a few at a time).
+    static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t map_start = offset / page * page;
+    const size_t map_len = static_cast<size_t>(offset + n - map_start);
+    void* addr =
+        ::mmap(nullptr, map_len, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(map_start));
     if (addr != MAP_FAILED) {
       ::close(fd);
       std::shared_ptr<const void> owner(
-          addr, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
-      return SharedBytes{std::move(owner), std::string_view(static_cast<const char*>(addr), size)};
+          addr, [map_len](const void* p) { ::munmap(const_cast<void*>(p), map_len); });
+      return SharedBytes{std::move(owner),
+                         std::string_view(static_cast<const char*>(addr) + (offset - map_start),
+                                          static_cast<size_t>(n))};
     }
   }
-  // Small objects (a mapping costs more than copying a few pages), or the mapping failed.
-  absl::StatusOr<std::string> bytes = PreadAll(fd, 0, size, path);
+  // Small reads (a mapping costs more than copying a few pages), or the mapping failed.
+  absl::StatusOr<std::string> bytes = n > 0 ? PreadAll(fd, offset, n, path) : std::string();
   ::close(fd);
   if (!bytes.ok())
     return bytes.status();

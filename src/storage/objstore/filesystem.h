@@ -25,9 +25,11 @@ class FilesystemObjectClient : public ObjectClient {
   absl::StatusOr<std::string> Get(std::string_view key) override;
   absl::StatusOr<std::string> GetRange(std::string_view key, uint64_t offset,
                                        uint64_t length) override;
-  // Objects of at least kMapThreshold bytes are mapped read-only instead of copied: Put only
+  // Reads of at least kMapThreshold bytes are mapped read-only instead of copied: Put only
   // ever replaces a file by renaming a new one over it, so a mapped file never changes.
   absl::StatusOr<SharedBytes> GetShared(std::string_view key) override;
+  absl::StatusOr<SharedBytes> GetRangeShared(std::string_view key, uint64_t offset,
+                                             uint64_t length) override;
   static constexpr uint64_t kMapThreshold = 64 << 10;
   absl::StatusOr<ObjectAttributes> Head(std::string_view key) override;
   absl::StatusOr<ListResult> List(std::string_view prefix, std::string_view delimiter) override;

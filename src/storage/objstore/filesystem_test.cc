@@ -70,9 +70,26 @@ TEST_F(FilesystemTest, SharedReadsOfSmallAndMappedObjects) {
   EXPECT_TRUE(mapped->bytes == big);
   ASSERT_TRUE(client_->Delete("fake/chunks/ab/big").ok());
   EXPECT_TRUE(mapped->bytes == big);
+  // Ranges, mapped or read, at offsets that are not page-aligned, and clipped at the end.
+  std::string mixed(3 * FilesystemObjectClient::kMapThreshold, '\0');
+  for (size_t i = 0; i < mixed.size(); ++i)
+    mixed[i] = static_cast<char>(i * 7 + i / 4093);
+  ASSERT_TRUE(client_->Put("fake/chunks/ab/mixed", mixed).ok());
+  for (uint64_t offset :
+       {uint64_t{0}, uint64_t{1}, uint64_t{4095}, uint64_t{4097}, uint64_t{70001}}) {
+    for (uint64_t length : {uint64_t{10}, FilesystemObjectClient::kMapThreshold,
+                            FilesystemObjectClient::kMapThreshold + 3, uint64_t{1} << 30}) {
+      auto got = client_->GetRangeShared("fake/chunks/ab/mixed", offset, length);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_TRUE(got->bytes == std::string_view(mixed).substr(offset, length))
+          << offset << " " << length;
+    }
+  }
+  EXPECT_EQ(client_->GetRangeShared("fake/chunks/ab/mixed", mixed.size() + 5, 10)->bytes, "");
   // The default implementation (through Get) gives the same bytes.
   FaultInjectingObjectClient wrapped(client_);
   EXPECT_EQ(wrapped.GetShared("fake/chunks/ab/small")->bytes, small);
+  EXPECT_EQ(wrapped.GetRangeShared("fake/chunks/ab/small", 2, 5)->bytes, "small");
   wrapped.FailReads(1, absl::UnavailableError("injected"));
   EXPECT_EQ(wrapped.GetShared("fake/chunks/ab/small").status().code(),
             absl::StatusCode::kUnavailable);

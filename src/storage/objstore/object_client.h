@@ -57,6 +57,15 @@ class ObjectClient {
     auto owned = std::make_shared<const std::string>(*std::move(got));
     return SharedBytes{owned, *owned};
   }
+  // GetRange() likewise.
+  virtual absl::StatusOr<SharedBytes> GetRangeShared(std::string_view key, uint64_t offset,
+                                                     uint64_t length) {
+    absl::StatusOr<std::string> got = GetRange(key, offset, length);
+    if (!got.ok())
+      return got.status();
+    auto owned = std::make_shared<const std::string>(*std::move(got));
+    return SharedBytes{owned, *owned};
+  }
   virtual absl::StatusOr<ObjectAttributes> Head(std::string_view key) = 0;
   // Every object whose key starts with `prefix`. With a non-empty `delimiter` ("/"), keys that
   // continue past the next delimiter are folded into common_prefixes instead.
