@@ -1,7 +1,10 @@
 #include "logql/engine/json_writer.h"
 
 #include <cmath>
+#include <cstdio>
+#include <iterator>
 #include <limits>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,6 +78,112 @@ TEST(JsonWriterTest, GoStringEscapingInLongLines) {
           << "special " << escaped << " at " << pos;
     }
   }
+}
+
+// Go's encoding/json rules for a string, one byte at a time: the reference for the fast
+// encoder.
+std::string ReferenceGoString(std::string_view s) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+            char buf[7];
+            snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    // Valid UTF-8 (no overlongs, surrogates or values past U+10FFFF) is kept, except U+2028/9.
+    size_t n = c >= 0xC2 && c < 0xE0   ? 2
+               : c >= 0xE0 && c < 0xF0 ? 3
+               : c >= 0xF0 && c < 0xF5 ? 4
+                                       : 0;
+    for (size_t k = 1; k < n; ++k) {
+      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80)
+        n = 0;
+    }
+    if (n >= 3) {
+      const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
+          (c == 0xF4 && c1 >= 0x90))
+        n = 0;
+    }
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+    } else if (n == 3 && c == 0xE2 && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+               (static_cast<unsigned char>(s[i + 2]) == 0xA8 ||
+                static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
+      out += static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
+      i += 3;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out + "\"";
+}
+
+TEST(JsonWriterTest, GoStringEscapingOfRandomLines) {
+  std::mt19937_64 rng(5);
+  const std::string pieces[] = {"\"",
+                                "\\",
+                                "\n",
+                                "\t",
+                                "\r",
+                                "\x01",
+                                "\x1f",
+                                "<",
+                                ">",
+                                "&",
+                                "\xc3\xbc",
+                                "\xe2\x80\xa8",
+                                "\xe2\x80\xa9",
+                                "\xf0\x9f\x9a\x80",
+                                "\xff",
+                                "\xc3",
+                                "\xed\xa0\x80",
+                                "\xe0\x80\x80",
+                                "\x7f",
+                                "{\"level\":\"info\",",
+                                "plain text ",
+                                "0123456789abcdef"};
+  std::string appended = "prefix";
+  std::string want_appended = "prefix";
+  for (int k = 0; k < 20000; ++k) {
+    std::string line;
+    const int parts = static_cast<int>(rng() % 40);
+    for (int p = 0; p < parts; ++p)
+      line += pieces[rng() % std::size(pieces)];
+    if (rng() % 4 == 0)
+      line.resize(rng() % (line.size() + 1));  // cut inside a sequence
+    ASSERT_EQ(Str(line), ReferenceGoString(line)) << k;
+    AppendGoJsonString(&appended, line);
+    want_appended += ReferenceGoString(line);
+  }
+  EXPECT_EQ(appended, want_appended);
 }
 
 TEST(JsonWriterTest, Shapes) {

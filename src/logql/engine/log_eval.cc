@@ -73,9 +73,20 @@ class LogCollector : public EntrySink {
         labels_.push_back(std::move(other.labels_[other_id]));
       ids[other_id] = it->second;
     }
-    for (Candidate& c : other.heap_)
-      Add(c.ts, ids[c.stream], c.line);
+    // The best `limit_` of both sets of candidates (as Add()ing each would keep), moved, not
+    // copied: a log query's two collectors hold up to `limit` lines each.
+    heap_.reserve(heap_.size() + other.heap_.size());
+    for (Candidate& c : other.heap_) {
+      c.stream = ids[c.stream];
+      heap_.push_back(std::move(c));
+    }
     other.heap_.clear();
+    auto better = [this](const Candidate& a, const Candidate& b) { return Better(a, b); };
+    if (heap_.size() > limit_) {
+      std::nth_element(heap_.begin(), heap_.begin() + limit_, heap_.end(), better);
+      heap_.resize(limit_);
+    }
+    std::make_heap(heap_.begin(), heap_.end(), better);
   }
 
   void Account(QueryStats* stats) const {
