@@ -10,6 +10,10 @@ namespace norn {
 
 template <typename T>
 void SortUnique(std::vector<T>& v) {
+  // Strictly increasing already (one source's answer): sorted, and nothing repeats.
+  if (std::adjacent_find(v.begin(), v.end(), [](const T& a, const T& b) { return !(a < b); }) ==
+      v.end())
+    return;
   if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
 }
