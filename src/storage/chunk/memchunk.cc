@@ -734,35 +734,25 @@ bool ChunkIterator::SkipRuledOut(Source& s) {
 }
 
 bool ChunkIterator::Next() {
-  if (!PopTop())
+  uint32_t idx;
+  if (!PopTop(&idx))
     return false;
-  const bool forward = options_.direction == Direction::kForward;
-  const uint32_t idx = heap_.back();
-  heap_.pop_back();
   Source& s = sources_[idx];
-  if (forward) {
+  if (options_.direction == Direction::kForward) {
     entry_ = s.decoded->entry(s.pos++);
   } else {
     entry_ = s.decoded->entry(--s.pos);
   }
-  // Without a prefilter (every entry kept) no call per entry.
-  if (s.keep.empty() ? s.pos == s.end : !SkipRuledOut(s)) {
-    retired_ = static_cast<int>(idx);
-  } else {
-    heap_.push_back(idx);
-    std::push_heap(heap_.begin(), heap_.end(),
-                   [this](uint32_t a, uint32_t b) { return HeapLess(a, b); });
-  }
+  Requeue(idx);
   ++stats_.entries;
   return true;
 }
 
 bool ChunkIterator::NextRun(EntryRun* run) {
-  if (!PopTop())
+  uint32_t idx;
+  if (!PopTop(&idx))
     return false;
   const bool forward = options_.direction == Direction::kForward;
-  const uint32_t idx = heap_.back();
-  heap_.pop_back();
   Source& s = sources_[idx];
   const DecodedBlock& d = *s.decoded;
   // The top entry is next whatever the other sources hold; the entries after it in this block
@@ -799,6 +789,14 @@ bool ChunkIterator::NextRun(EntryRun* run) {
     *run = EntryRun{&d, s.pos - n, s.pos};
     s.pos -= n;
   }
+  Requeue(idx);
+  stats_.entries += n;
+  return true;
+}
+
+void ChunkIterator::Requeue(uint32_t idx) {
+  Source& s = sources_[idx];
+  // Without a prefilter (every entry kept) no call per entry.
   if (s.keep.empty() ? s.pos == s.end : !SkipRuledOut(s)) {
     retired_ = static_cast<int>(idx);
   } else {
@@ -806,11 +804,9 @@ bool ChunkIterator::NextRun(EntryRun* run) {
     std::push_heap(heap_.begin(), heap_.end(),
                    [this](uint32_t a, uint32_t b) { return HeapLess(a, b); });
   }
-  stats_.entries += n;
-  return true;
 }
 
-bool ChunkIterator::PopTop() {
+bool ChunkIterator::PopTop(uint32_t* idx) {
   if (!status_.ok())
     return false;
   if (retired_ >= 0) {
@@ -844,6 +840,8 @@ bool ChunkIterator::PopTop() {
   if (heap_.empty())
     return false;
   std::pop_heap(heap_.begin(), heap_.end(), less);
+  *idx = heap_.back();
+  heap_.pop_back();
   return true;
 }
 

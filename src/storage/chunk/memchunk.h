@@ -179,9 +179,12 @@ class ChunkIterator {
   struct Source;
   ChunkIterator(Encoding encoding, IteratorOptions options);
   bool Open(Source& s);
-  // Retires the previous source, opens every source that may hold the next entry and moves the
-  // source holding it to heap_.back(); false at the end.
-  bool PopTop();
+  // Retires the previous source, opens every source that may hold the next entry and takes
+  // the source holding it out of the heap (*idx); false at the end.
+  bool PopTop(uint32_t* idx);
+  // After entries were taken from source `idx`: retires it when it has none left, else puts
+  // it back in the heap.
+  void Requeue(uint32_t idx);
   // Moves s.pos past entries the line prefilter ruled out (s.keep not empty); false when
   // none is left.
   bool SkipRuledOut(Source& s);

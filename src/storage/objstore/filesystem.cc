@@ -187,6 +187,21 @@ absl::StatusOr<std::string> PreadAll(int fd, uint64_t offset, uint64_t n, const 
 
 }  // namespace
 
+absl::StatusOr<int> FilesystemObjectClient::OpenSized(std::string_view key, std::string* path,
+                                                      uint64_t* size) const {
+  const int fd = OpenForRead(key, path);
+  if (fd < 0)
+    return ErrnoStatus(-fd, "open", *path);
+  struct stat sb;
+  if (::fstat(fd, &sb) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoStatus(err, "stat", *path);
+  }
+  *size = static_cast<uint64_t>(sb.st_size);
+  return fd;
+}
+
 int FilesystemObjectClient::OpenForRead(std::string_view key, std::string* path) const {
   *path = PathFor(key);
   int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
@@ -236,16 +251,8 @@ absl::StatusOr<std::string> FilesystemObjectClient::GetRange(std::string_view ke
                                                              uint64_t offset, uint64_t length) {
   if (auto st = ValidateKey(key); !st.ok()) return st;
   std::string path;
-  const int fd = OpenForRead(key, &path);
-  if (fd < 0)
-    return ErrnoStatus(-fd, "open", path);
-  struct stat sb;
-  if (::fstat(fd, &sb) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoStatus(err, "stat", path);
-  }
-  const uint64_t size = static_cast<uint64_t>(sb.st_size);
+  uint64_t size = 0;
+  ASSIGN_OR_RETURN(const int fd, OpenSized(key, &path, &size));
   absl::StatusOr<std::string> out =
       offset < size ? PreadAll(fd, offset, std::min(length, size - offset), path) : std::string();
   ::close(fd);
@@ -262,16 +269,8 @@ absl::StatusOr<SharedBytes> FilesystemObjectClient::GetRangeShared(std::string_v
   if (auto st = ValidateKey(key); !st.ok())
     return st;
   std::string path;
-  const int fd = OpenForRead(key, &path);
-  if (fd < 0)
-    return ErrnoStatus(-fd, "open", path);
-  struct stat sb;
-  if (::fstat(fd, &sb) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return ErrnoStatus(err, "stat", path);
-  }
-  const uint64_t size = static_cast<uint64_t>(sb.st_size);
+  uint64_t size = 0;
+  ASSIGN_OR_RETURN(const int fd, OpenSized(key, &path, &size));
   const uint64_t n = offset < size ? std::min(length, size - offset) : 0;
   if (n >= kMapThreshold) {
     // Reading into a fresh buffer costs page faults, zero-filling and a copy of every byte; a

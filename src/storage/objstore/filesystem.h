@@ -51,6 +51,8 @@ class FilesystemObjectClient : public ObjectClient {
   std::string LegacyPathFor(std::string_view key) const;
   // Opens `key` for reading at PathFor or else LegacyPathFor; -errno of the first if neither.
   int OpenForRead(std::string_view key, std::string* path) const;
+  // OpenForRead, and the file's size; the caller closes the descriptor.
+  absl::StatusOr<int> OpenSized(std::string_view key, std::string* path, uint64_t* size) const;
 
   std::string root_;
 };
