@@ -51,15 +51,18 @@ class EntryBatch {
     p.md_len = metadata_.size() - p.md_off;
     pending_.push_back(p);
   }
-  // Adds entries of `run`, a block read without its line bytes, in the run's order
-  // (descending when !forward), starting `skip` entries in, as many as the batch has room
-  // for; returns how many. Such a block's line views show zero bytes that never move, so
-  // the entries go straight into the references pushed (only metadata is copied), in a batch
-  // that holds nothing added by Add().
+  // Adds entries of `run` without their line bytes, in the run's order (descending when
+  // !forward), starting `skip` entries in, as many as the batch has room for; returns how
+  // many. Their lines become views of zero bytes of the same length, which never move, so the
+  // entries go straight into the references pushed (only metadata is copied), in a batch that
+  // holds nothing added by Add(). (A format-1 block decodes its lines even when they are not
+  // wanted; the engine must not see views into a buffer the reader reuses.)
   size_t AddRunWithoutLines(const chunk::EntryRun& run, size_t skip, bool forward) {
     const size_t room =
         refs_.size() < kMaxEntriesWithoutLines ? kMaxEntriesWithoutLines - refs_.size() : 0;
     const size_t n = std::min(room, run.end - run.begin - skip);
+    // Lines are at most a block long, which ZeroBytes covers.
+    const char* zeros = chunk::ZeroBytes(chunk::kMaxRawBlockSize).data();
     for (size_t k = skip; k < skip + n; ++k) {
       const chunk::EntryView e = run.block->entry(forward ? run.begin + k : run.end - 1 - k);
       if (!e.metadata.empty()) {
@@ -69,7 +72,8 @@ class EntryBatch {
         for (const auto& m : e.metadata)
           metadata_.push_back(Label{std::string(m.name), std::string(m.value)});
       }
-      refs_.push_back(logql_engine::EntryRef{e.timestamp_ns, e.line, {}});
+      refs_.push_back(
+          logql_engine::EntryRef{e.timestamp_ns, std::string_view(zeros, e.line.size()), {}});
     }
     return n;
   }
