@@ -16,6 +16,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_format.h"
 #include "common/memory_trim.h"
+#include "common/spare_reserve.h"
 #include "common/status.h"
 #include "ingester/ingester.h"
 #include "querier/line_prefilter.h"
@@ -274,7 +275,6 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
       return forward ? ka > kb : ka < kb;
     return a.it != nullptr && b.it == nullptr;
   };
-  auto failed = [&s](const absl::Status& st) { return StreamError(s, st); };
   // Entries the iterators' line prefilter skipped were decompressed and filtered out.
   absl::Cleanup count_prefiltered = [&s, &stats] {
     for (size_t i = 0; i < s.iterators.size(); ++i) {
@@ -293,7 +293,7 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     if (it->Next()) {
       heap.push_back(Source{it.get(), i < s.memory_iterators});
     } else if (!it->status().ok()) {
-      return failed(it->status());
+      return StreamError(s, it->status());
     }
   }
   if (s.next_pending < s.pending.size())
@@ -314,7 +314,7 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
         heap.push_back(Source{it, false});
         std::push_heap(heap.begin(), heap.end(), later);
       } else if (!it->status().ok()) {
-        return failed(it->status());
+        return StreamError(s, it->status());
       }
       if (s.next_pending < s.pending.size()) {
         heap.push_back(Source{nullptr, false});
@@ -372,7 +372,7 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
       std::push_heap(heap.begin(), heap.end(), later);
     } else {
       if (!src.it->status().ok())
-        return failed(src.it->status());
+        return StreamError(s, src.it->status());
       heap.pop_back();
     }
   }
@@ -382,43 +382,12 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
 
 // Batches left over by finished queries, for the next ones: a batch's buffers keep the size
 // they grew to, so the next query's readers fill them without allocating, page-faulting and
-// copying as they grow (most of a short log query's page faults). Bounded in count and size.
-class SpareBatches {
- public:
-  static constexpr size_t kMaxBatches = 16;
-  static constexpr size_t kMaxBatchBytes = 512 << 10;
-
-  static std::unique_ptr<EntryBatch> Take() {
-    SpareBatches& s = Get();
-    std::lock_guard lock(s.mu_);
-    if (s.spare_.empty())
-      return std::make_unique<EntryBatch>();
-    std::unique_ptr<EntryBatch> b = std::move(s.spare_.back());
-    s.spare_.pop_back();
-    return b;
-  }
-  static void Give(std::vector<std::unique_ptr<EntryBatch>>& batches) {
-    SpareBatches& s = Get();
-    std::lock_guard lock(s.mu_);
-    for (auto& b : batches) {
-      if (s.spare_.size() >= kMaxBatches)
-        break;
-      if (b != nullptr && b->MemoryBytes() <= kMaxBatchBytes) {
-        b->Clear();
-        s.spare_.push_back(std::move(b));
-      }
-    }
-    batches.clear();
-  }
-
- private:
-  static SpareBatches& Get() {
-    static auto* const spare = new SpareBatches;  // never destroyed: used at exit
-    return *spare;
-  }
-  std::mutex mu_;
-  std::vector<std::unique_ptr<EntryBatch>> spare_;
-};
+// copying as they grow (most of a short log query's page faults).
+SpareReserve<EntryBatch>& SpareBatches() {
+  static auto* const spare =  // never destroyed: used at exit
+      new SpareReserve<EntryBatch>(/*max_items=*/16, /*max_item_bytes=*/512 << 10);
+  return *spare;
+}
 
 // Hands batches from the reader thread (chunk fetch, decompression, merge) to the engine
 // thread (pipeline, aggregation), so a query uses two cores. Bounded: the reader waits when
@@ -434,8 +403,9 @@ class BatchPipe {
   BatchPipe& operator=(const BatchPipe&) = delete;
   ~BatchPipe() {
     for (Item& item : queue_)
-      free_.push_back(std::move(item.batch));
-    SpareBatches::Give(free_);
+      SpareBatches().Give(std::move(item.batch));
+    for (auto& b : free_)
+      SpareBatches().Give(std::move(b));
   }
 
   struct Item {
@@ -458,7 +428,7 @@ class BatchPipe {
       fresh = std::move(free_.back());
       free_.pop_back();
     } else {
-      fresh = SpareBatches::Take();
+      fresh = SpareBatches().Take();
     }
     std::swap(*fresh, batch);  // `batch` becomes the recycled (empty) one
     queue_.push_back(Item{labels, stream, std::move(fresh)});
@@ -629,11 +599,9 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
                        const TenantEntrySource::EmitToPipe& emit_to) {
   // The working batch: its buffers go to the pipe with each full batch, and it gets an emptied
   // one back; it starts from, and ends in, SpareBatches.
-  EntryBatch entries = std::move(*SpareBatches::Take());
+  EntryBatch entries = std::move(*SpareBatches().Take());
   absl::Cleanup spare_entries = [&entries] {
-    std::vector<std::unique_ptr<EntryBatch>> left;
-    left.push_back(std::make_unique<EntryBatch>(std::move(entries)));
-    SpareBatches::Give(left);
+    SpareBatches().Give(std::make_unique<EntryBatch>(std::move(entries)));
   };
   // Decoded blocks pass from one store iterator of this reader to the next (declared before
   // every stream this function reads, which must give their blocks back before it ends).

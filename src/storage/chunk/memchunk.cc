@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <numeric>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/spare_reserve.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "storage/chunk/coding.h"
@@ -587,49 +587,29 @@ ChunkIterator::ChunkIterator(Encoding encoding, IteratorOptions options)
 
 namespace {
 
-struct SharedDecodedBlocks {
-  std::mutex mu;
-  std::vector<std::unique_ptr<DecodedBlock>> free;
-};
-SharedDecodedBlocks& Shared() {
-  static auto* const shared = new SharedDecodedBlocks;  // never destroyed: used at exit
+SpareReserve<DecodedBlock>& Shared() {
+  static auto* const shared = new SpareReserve<DecodedBlock>(  // never destroyed: used at exit
+      DecodedBlockPool::kMaxShared, DecodedBlockPool::kMaxSharedBytes);
   return *shared;
 }
 
 }  // namespace
 
 std::unique_ptr<DecodedBlock> DecodedBlockPool::Take() {
-  if (free_.empty()) {
-    SharedDecodedBlocks& shared = Shared();
-    std::lock_guard lock(shared.mu);
-    if (shared.free.empty())
-      return std::make_unique<DecodedBlock>();
-    std::unique_ptr<DecodedBlock> b = std::move(shared.free.back());
-    shared.free.pop_back();
-    return b;
-  }
+  if (free_.empty())
+    return Shared().Take();
   std::unique_ptr<DecodedBlock> b = std::move(free_.back());
   free_.pop_back();
   return b;
 }
 
 DecodedBlockPool::~DecodedBlockPool() {
-  SharedDecodedBlocks& shared = Shared();
-  std::lock_guard lock(shared.mu);
-  for (auto& b : free_) {
-    if (shared.free.size() >= kMaxShared)
-      break;
-    if (b->MemoryBytes() <= kMaxSharedBytes) {
-      b->Clear();
-      shared.free.push_back(std::move(b));
-    }
-  }
+  for (auto& b : free_)
+    Shared().Give(std::move(b));
 }
 
 size_t DecodedBlockPool::SharedSize() {
-  SharedDecodedBlocks& shared = Shared();
-  std::lock_guard lock(shared.mu);
-  return shared.free.size();
+  return Shared().size();
 }
 
 void DecodedBlockPool::Give(std::unique_ptr<DecodedBlock> block) {
