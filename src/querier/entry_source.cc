@@ -6,9 +6,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -253,8 +255,8 @@ absl::Status PushRunsWithoutLines(StreamIterators& s, chunk::Direction direction
 // `max_entries` (0 = all): stop after that many pushed entries, at a change of timestamp.
 absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn emit,
                           OpenPendingFn open_pending, const logql_log::LineFilter* filter,
-                          uint32_t max_entries, logql_engine::SourceStats& stats,
-                          EntryBatch& batch) {
+                          uint32_t max_entries, std::optional<int64_t> bound,
+                          logql_engine::SourceStats& stats, EntryBatch& batch) {
   if (s.without_lines && filter == nullptr && max_entries == 0 && s.pending.empty())
     return PushRunsWithoutLines(s, direction, emit, stats, batch);
   const bool forward = direction == chunk::Direction::kForward;
@@ -323,6 +325,9 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
       continue;
     }
     const chunk::EntryView& e = src.it->entry();
+    // Entries come in direction order: past the limit's bound, so are all the rest.
+    if (bound.has_value() && (forward ? e.timestamp_ns > *bound : e.timestamp_ns < *bound))
+      break;
     logql_engine::ChunkReadStats& cs = src.from_memory ? stats.ingester_chunk : stats.store_chunk;
     cs.decompressed_lines++;
     // Lines read without their bytes were not decompressed.
@@ -501,12 +506,66 @@ struct ReadPlan {
   chunk::IteratorOptions opts;
   std::vector<std::pair<Fingerprint, StreamIterators>> memory;  // sorted by fingerprint
   std::vector<index::SeriesChunks> refs;                        // sorted by fingerprint
+  // SelectParams::max_entries: no entry past this time (in direction order) is read.
+  std::optional<int64_t> bound;
+  // When not empty, the chunk indexes of every chunk of refs (in order), read up front; series
+  // i's start at index_offsets[i].
+  std::vector<ChunkBlocks> indexes;
+  std::vector<size_t> index_offsets;
   struct Unit {
     size_t ref_begin, ref_end, memory_begin, memory_end;
   };
   std::vector<Unit> units;
   std::atomic<size_t> next_unit{0};
 };
+
+// Reads of which only the first params.max_entries entries of all streams can matter (a log
+// query's limit with nothing to drop entries): the bound is a time that at least that many
+// distinct entries of the range reach, in direction order. Every entry past it has that many
+// before it, so chunks and blocks wholly past it are not read, and a stream's merge stops there.
+// Counted are chunks (then blocks) wholly in the range, of series whose chunks cannot repeat
+// entries; ingester entries only add to them.
+class LimitBound {
+ public:
+  explicit LimitBound(const logql_engine::SelectParams& params)
+      : params_(params), forward_(params.direction == logql_engine::Direction::kForward) {}
+
+  // Counts `entries` entries that all lie in [min_ts, max_ts].
+  void Add(int64_t min_ts, int64_t max_ts, uint64_t entries) {
+    if (entries > 0 && min_ts >= params_.start_ns && max_ts < params_.end_ns)
+      starts_.emplace_back(forward_ ? max_ts : min_ts, entries);
+  }
+  // The bound from what was added, if it holds enough entries.
+  std::optional<int64_t> Find() {
+    // By the time all of a span's entries are at or past (backward: its first entry, latest
+    // first; forward: its last, earliest first), until they hold enough.
+    if (forward_) {
+      std::sort(starts_.begin(), starts_.end());
+    } else {
+      std::sort(starts_.begin(), starts_.end(), std::greater<>());
+    }
+    uint64_t entries = 0;
+    for (const auto& [at, n] : starts_) {
+      entries += n;
+      if (entries >= params_.max_entries)
+        return at;
+    }
+    return std::nullopt;
+  }
+  // Whether entries in [min_ts, max_ts] are all past `bound`.
+  bool Past(int64_t bound, int64_t min_ts, int64_t max_ts) const {
+    return forward_ ? min_ts > bound : max_ts < bound;
+  }
+
+ private:
+  const logql_engine::SelectParams& params_;
+  const bool forward_;
+  std::vector<std::pair<int64_t, uint64_t>> starts_;
+};
+
+// Chunk indexes are read up front for a bound over blocks when no more than this many chunks
+// are left after the bound over chunks (their tails stay in memory until the query ends).
+constexpr size_t kMaxChunksForBlockBound = 128;
 
 absl::Status PlanRead(Querier* querier, const std::string& tenant, const SourceLimits& limits,
                       const logql_engine::SelectParams& params, size_t readers, ReadPlan& plan,
@@ -565,6 +624,52 @@ absl::Status PlanRead(Querier* querier, const std::string& tenant, const SourceL
                         limits.max_chunks_per_query));
   }
   stats.store_chunks_ref += static_cast<int64_t>(total_chunks);
+  if (params.max_entries > 0) {
+    LimitBound chunk_bound(params);
+    for (const auto& series : refs) {
+      if (!TimeDisjoint(series.chunks))
+        continue;
+      for (const auto& c : series.chunks)
+        chunk_bound.Add(c.from_ns, c.through_ns, c.entries);
+    }
+    plan.bound = chunk_bound.Find();
+    total_chunks = 0;
+    for (auto& series : refs) {
+      if (plan.bound.has_value()) {
+        std::erase_if(series.chunks, [&](const index::ChunkRef& c) {
+          return chunk_bound.Past(*plan.bound, c.from_ns, c.through_ns);
+        });
+      }
+      total_chunks += series.chunks.size();
+    }
+    std::erase_if(refs, [](const index::SeriesChunks& s) { return s.chunks.empty(); });
+    // A tighter bound from the blocks of the chunks left, when they are few: their indexes
+    // are read now, in one parallel round, instead of per unit.
+    if (params.max_entries_per_stream > 0 && total_chunks <= kMaxChunksForBlockBound) {
+      std::vector<ChunkToFetch> all;
+      for (const auto& series : refs) {
+        plan.index_offsets.push_back(all.size());
+        for (const auto& ref : series.chunks)
+          all.push_back(ChunkToFetch{series.fingerprint, ref});
+      }
+      ASSIGN_OR_RETURN(plan.indexes,
+                       querier->FetchChunkIndexes(tenant, all, params.line_filter_needles,
+                                                  params.start_ns, params.end_ns, &stats));
+      LimitBound block_bound(params);
+      size_t k = 0;
+      for (const auto& series : refs) {
+        const bool distinct = TimeDisjoint(series.chunks);
+        for (size_t c = 0; c < series.chunks.size(); ++c, ++k) {
+          if (!distinct)
+            continue;
+          for (const auto& b : plan.indexes[k].blocks)
+            block_bound.Add(b->meta().min_ts, b->meta().max_ts, b->meta().entries);
+        }
+      }
+      if (std::optional<int64_t> tighter = block_bound.Find(); tighter.has_value())
+        plan.bound = tighter;  // blocks within chunks: at least as tight
+    }
+  }
 
   // Units of at most kMaxChunksPerUnit store chunks (bounded memory, one parallel fetch each);
   // smaller when several readers share the work, so they finish together.
@@ -634,7 +739,8 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
     const size_t id = stream_no++;
     return MergeAndPush(
         s, plan.opts.direction, [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); },
-        open_pending, params.line_filter.get(), params.max_entries_per_stream, stats, entries);
+        open_pending, params.line_filter.get(), params.max_entries_per_stream, plan.bound, stats,
+        entries);
   };
   while (true) {
     const size_t u = plan.next_unit.fetch_add(1);
@@ -650,7 +756,14 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
     const bool by_block = params.max_entries_per_stream > 0;
     std::vector<std::shared_ptr<const chunk::MemChunk>> fetched;
     std::vector<ChunkBlocks> indexes;
-    if (!batch.empty() && by_block) {
+    if (!batch.empty() && by_block && !plan.indexes.empty()) {
+      // Read up front by PlanRead: this unit's are its alone.
+      const size_t begin = plan.index_offsets[unit.ref_begin];
+      const size_t end = unit.ref_end < plan.index_offsets.size() ? plan.index_offsets[unit.ref_end]
+                                                                  : plan.indexes.size();
+      indexes.assign(std::make_move_iterator(plan.indexes.begin() + begin),
+                     std::make_move_iterator(plan.indexes.begin() + end));
+    } else if (!batch.empty() && by_block) {
       ASSIGN_OR_RETURN(indexes,
                        querier->FetchChunkIndexes(tenant, batch, params.line_filter_needles,
                                                   params.start_ns, params.end_ns, &stats));
@@ -675,8 +788,12 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
       for (size_t i = unit.ref_begin; i < unit.ref_end; ++i) {
         std::vector<PendingBlock>& blocks = pending[i - unit.ref_begin];
         for (size_t c = 0; c < plan.refs[i].chunks.size(); ++c, ++k) {
-          for (auto& b : indexes[k].blocks)
+          for (auto& b : indexes[k].blocks) {
+            if (plan.bound.has_value() &&
+                (forward ? b->meta().min_ts > *plan.bound : b->meta().max_ts < *plan.bound))
+              continue;  // every entry past the limit's bound
             blocks.push_back(PendingBlock{b, &indexes[k]});
+          }
         }
         std::stable_sort(blocks.begin(), blocks.end(),
                          [&](const PendingBlock& a, const PendingBlock& b) {

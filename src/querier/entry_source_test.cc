@@ -173,6 +173,60 @@ TEST_F(EntrySourceTest, ParallelAndLinelessReadsAreExact) {
   EXPECT_EQ(n, 13u * 6);
 }
 
+// A log query with a limit and no stages needs only the first `limit` entries of all streams:
+// chunks, then blocks, past the time that many entries reach are not read, and the answer is
+// the one a full read gives (here many streams share each timestamp, so ties decide it).
+TEST_F(EntrySourceTest, LimitedReadsSkipChunksPastTheLimitOfAllStreams) {
+  for (const std::string selector : {"{app=\"a0\"}", "{pod=~\"p1.*\"}"}) {
+    for (uint32_t limit : {1u, 5u, 14u, 15u, 100u, 209u, 210u, 211u, 1000u}) {
+      for (auto dir : {logql_engine::Direction::kForward, logql_engine::Direction::kBackward}) {
+        for (int64_t start_s : {0, 7, 20}) {
+          SCOPED_TRACE(absl::StrCat(selector, " limit ", limit, " dir ", static_cast<int>(dir),
+                                    " start ", start_s));
+          auto query = [&](const std::string& q, logql_engine::SourceStats* read) {
+            logql_engine::LogQuery lq;
+            lq.query = q;
+            lq.start_ns = kT0 + start_s * kSec;
+            lq.end_ns = kT0 + 3600 * kSec;
+            lq.limit = limit;
+            lq.direction = dir;
+            MultiTenantEntrySource source(querier_.get(), {"fake"});
+            auto r = logql_engine::Engine().Query(lq, source);
+            *read = *source.stats();
+            return r;
+          };
+          logql_engine::SourceStats bounded, whole;
+          auto got = query(selector, &bounded);
+          // A stage that changes nothing, but makes every entry count: no bound.
+          auto want = query(selector + " | drop nothing", &whole);
+          ASSERT_TRUE(got.ok()) << got.status();
+          ASSERT_TRUE(want.ok()) << want.status();
+          ASSERT_EQ(got->streams.size(), want->streams.size());
+          for (size_t i = 0; i < want->streams.size(); ++i) {
+            EXPECT_EQ(got->streams[i].labels, want->streams[i].labels);
+            ASSERT_EQ(got->streams[i].entries.size(), want->streams[i].entries.size());
+            for (size_t j = 0; j < want->streams[i].entries.size(); ++j) {
+              EXPECT_EQ(got->streams[i].entries[j].ts_ns, want->streams[i].entries[j].ts_ns);
+              EXPECT_EQ(got->streams[i].entries[j].line, want->streams[i].entries[j].line);
+            }
+          }
+          EXPECT_EQ(bounded.store_chunks_ref, whole.store_chunks_ref);
+          // From the start, each stream's two chunks of 15 entries both lie in the range: a
+          // limit that one half of the streams' chunks can fill leaves the other half unread.
+          // (From 7 s the first chunks are only partly in the range and count for nothing.)
+          const int64_t streams = bounded.store_chunks_ref / 2;
+          if (start_s == 0 && limit <= 15 * streams) {
+            EXPECT_EQ(bounded.store_chunks_downloaded, streams);
+            EXPECT_LT(bounded.store_chunk.decompressed_lines, whole.store_chunk.decompressed_lines);
+          } else if (start_s == 7 && dir == logql_engine::Direction::kForward) {
+            EXPECT_EQ(bounded.store_chunks_downloaded, 2 * streams);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_F(EntrySourceTest, StoreFailuresEndTheQueryWithAnError) {
   store_->FailReads(-1);  // nothing readable: the index look-up fails
   EXPECT_FALSE(Instant("sum by (app) (count_over_time({app=~\"a.\"}[1h]))").ok());

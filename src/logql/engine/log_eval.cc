@@ -226,6 +226,9 @@ absl::StatusOr<QueryResult> EvalLogQuery(const logql::syntax::LogSelectorExpr& e
   // in direction order, as long as nothing after the source's line filter drops entries.
   if (q.interval_ns == 0 && OnlyLineFilters(e.pipeline))
     p.max_entries_per_stream = q.limit;
+  // Without stages nothing drops an entry: the answer is the first `limit` of all streams.
+  if (q.interval_ns == 0 && e.pipeline.empty())
+    p.max_entries = q.limit;
   QueryResult r;
   r.type = ResultType::kStreams;
   if (q.limit == 0 || p.end_ns <= p.start_ns)

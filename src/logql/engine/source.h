@@ -60,6 +60,11 @@ struct SelectParams {
   // be in the answer, plus any that share the last one's timestamp: a log query with a limit
   // whose pipeline only filters lines. A source may stop reading a stream there (0 = all).
   uint32_t max_entries_per_stream = 0;
+  // No more than this many entries of all streams together (the first ones in direction
+  // order) can be in the answer, and every entry the source gives is a candidate: a log query
+  // with a limit and no pipeline stages. A source may skip entries that at least this many
+  // others precede (0 = none).
+  uint32_t max_entries = 0;
 };
 
 class EntrySink {
