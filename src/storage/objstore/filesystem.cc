@@ -251,10 +251,26 @@ absl::StatusOr<std::string> FilesystemObjectClient::GetRange(std::string_view ke
                                                              uint64_t offset, uint64_t length) {
   if (auto st = ValidateKey(key); !st.ok()) return st;
   std::string path;
+  if (length < kMapThreshold)
+    return ReadSmallRange(key, offset, length);
   uint64_t size = 0;
   ASSIGN_OR_RETURN(const int fd, OpenSized(key, &path, &size));
   absl::StatusOr<std::string> out =
       offset < size ? PreadAll(fd, offset, std::min(length, size - offset), path) : std::string();
+  ::close(fd);
+  return out;
+}
+
+absl::StatusOr<std::string> FilesystemObjectClient::ReadSmallRange(std::string_view key,
+                                                                   uint64_t offset,
+                                                                   uint64_t length) const {
+  // No fstat: pread stops at the end of the file by itself. A query that reads many small
+  // chunks (an index tail each) spends most of its time in system calls.
+  std::string path;
+  const int fd = OpenForRead(key, &path);
+  if (fd < 0)
+    return ErrnoStatus(-fd, "open", path);
+  absl::StatusOr<std::string> out = PreadAll(fd, offset, length, path);
   ::close(fd);
   return out;
 }
@@ -268,6 +284,11 @@ absl::StatusOr<SharedBytes> FilesystemObjectClient::GetRangeShared(std::string_v
                                                                    uint64_t length) {
   if (auto st = ValidateKey(key); !st.ok())
     return st;
+  if (length < kMapThreshold) {
+    ASSIGN_OR_RETURN(std::string bytes, ReadSmallRange(key, offset, length));
+    auto owned = std::make_shared<const std::string>(std::move(bytes));
+    return SharedBytes{owned, *owned};
+  }
   std::string path;
   uint64_t size = 0;
   ASSIGN_OR_RETURN(const int fd, OpenSized(key, &path, &size));

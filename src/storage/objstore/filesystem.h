@@ -53,6 +53,9 @@ class FilesystemObjectClient : public ObjectClient {
   int OpenForRead(std::string_view key, std::string* path) const;
   // OpenForRead, and the file's size; the caller closes the descriptor.
   absl::StatusOr<int> OpenSized(std::string_view key, std::string* path, uint64_t* size) const;
+  // Up to `length` (< kMapThreshold) bytes of `key` from `offset`, without asking its size.
+  absl::StatusOr<std::string> ReadSmallRange(std::string_view key, uint64_t offset,
+                                             uint64_t length) const;
 
   std::string root_;
 };
