@@ -355,8 +355,19 @@ absl::StatusOr<ListResult> FilesystemObjectClient::List(std::string_view prefix,
       continue;  // Temporary files of in-progress Puts.
     }
     if (!it->is_regular_file(ec)) continue;
-    std::string rel = KeyForRelativePath(fs::relative(it->path(), root_, ec).generic_string());
-    if (ec) break;
+    // Every path the walk yields starts with root_ and a separator (start is built from it):
+    // cut them off as text. fs::relative would resolve both paths, a readlink per component
+    // of each file's path, and every query lists the index directory.
+    std::string_view full = it->path().native();
+    std::string rel;
+    if (root_ != "/" && full.size() > root_.size() && full.starts_with(root_) &&
+        full[root_.size()] == '/') {
+      rel = KeyForRelativePath(full.substr(root_.size() + 1));
+    } else {
+      rel = KeyForRelativePath(fs::relative(it->path(), root_, ec).generic_string());
+      if (ec)
+        break;
+    }
     if (rel.compare(0, prefix.size(), prefix) != 0) continue;
     if (!delimiter.empty()) {
       size_t d = rel.find(delimiter, prefix.size());
