@@ -38,24 +38,6 @@ absl::StatusOr<std::vector<std::string_view>> IndexSet::LabelValues(
 
 absl::StatusOr<std::vector<SeriesChunks>> IndexSet::ChunkRefs(std::span<const Matcher> matchers,
                                                               int64_t from, int64_t through) const {
-  // One file to read (one flush period, the common case): its list is already unique and
-  // sorted, with nothing to merge.
-  const IndexReader* only = nullptr;
-  size_t to_read = 0;
-  for (const auto& r : readers_) {
-    if (!Skip(*r, from, through)) {
-      only = r.get();
-      ++to_read;
-    }
-  }
-  if (to_read == 1) {
-    ASSIGN_OR_RETURN(std::vector<SeriesChunks> out, only->ChunkRefs(matchers, from, through));
-    if (readers_.size() > 1) {
-      std::sort(out.begin(), out.end(),
-                [](const SeriesChunks& a, const SeriesChunks& b) { return a.labels < b.labels; });
-    }
-    return out;
-  }
   std::vector<SeriesChunks> out;
   // fingerprint -> positions in `out` (more than one only on a fingerprint collision).
   absl::flat_hash_map<Fingerprint, std::vector<size_t>> by_fp;
