@@ -177,6 +177,12 @@ int64_t PendingBound(const PendingBlock& p, chunk::Direction direction) {
   return direction == chunk::Direction::kForward ? p.block->meta().min_ts : p.block->meta().max_ts;
 }
 
+// True when every entry in [min_ts, max_ts] comes after `bound` in the query direction (a
+// limit's bound: see LimitBound).
+bool PastBound(chunk::Direction direction, int64_t bound, int64_t min_ts, int64_t max_ts) {
+  return direction == chunk::Direction::kForward ? min_ts > bound : max_ts < bound;
+}
+
 // True when no two of the chunks can hold an entry with the same timestamp.
 bool TimeDisjoint(const std::vector<index::ChunkRef>& chunks) {
   std::vector<std::pair<int64_t, int64_t>> spans;
@@ -326,7 +332,7 @@ absl::Status MergeAndPush(StreamIterators& s, chunk::Direction direction, EmitFn
     }
     const chunk::EntryView& e = src.it->entry();
     // Entries come in direction order: past the limit's bound, so are all the rest.
-    if (bound.has_value() && (forward ? e.timestamp_ns > *bound : e.timestamp_ns < *bound))
+    if (bound.has_value() && PastBound(direction, *bound, e.timestamp_ns, e.timestamp_ns))
       break;
     logql_engine::ChunkReadStats& cs = src.from_memory ? stats.ingester_chunk : stats.store_chunk;
     cs.decompressed_lines++;
@@ -552,11 +558,6 @@ class LimitBound {
     }
     return std::nullopt;
   }
-  // Whether entries in [min_ts, max_ts] are all past `bound`.
-  bool Past(int64_t bound, int64_t min_ts, int64_t max_ts) const {
-    return forward_ ? min_ts > bound : max_ts < bound;
-  }
-
  private:
   const logql_engine::SelectParams& params_;
   const bool forward_;
@@ -637,7 +638,7 @@ absl::Status PlanRead(Querier* querier, const std::string& tenant, const SourceL
     for (auto& series : refs) {
       if (plan.bound.has_value()) {
         std::erase_if(series.chunks, [&](const index::ChunkRef& c) {
-          return chunk_bound.Past(*plan.bound, c.from_ns, c.through_ns);
+          return PastBound(plan.opts.direction, *plan.bound, c.from_ns, c.through_ns);
         });
       }
       total_chunks += series.chunks.size();
@@ -789,8 +790,8 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
         std::vector<PendingBlock>& blocks = pending[i - unit.ref_begin];
         for (size_t c = 0; c < plan.refs[i].chunks.size(); ++c, ++k) {
           for (auto& b : indexes[k].blocks) {
-            if (plan.bound.has_value() &&
-                (forward ? b->meta().min_ts > *plan.bound : b->meta().max_ts < *plan.bound))
+            if (plan.bound.has_value() && PastBound(plan.opts.direction, *plan.bound,
+                                                    b->meta().min_ts, b->meta().max_ts))
               continue;  // every entry past the limit's bound
             blocks.push_back(PendingBlock{b, &indexes[k]});
           }

@@ -250,9 +250,9 @@ absl::StatusOr<std::string> FilesystemObjectClient::Get(std::string_view key) {
 absl::StatusOr<std::string> FilesystemObjectClient::GetRange(std::string_view key,
                                                              uint64_t offset, uint64_t length) {
   if (auto st = ValidateKey(key); !st.ok()) return st;
-  std::string path;
   if (length < kMapThreshold)
     return ReadSmallRange(key, offset, length);
+  std::string path;
   uint64_t size = 0;
   ASSIGN_OR_RETURN(const int fd, OpenSized(key, &path, &size));
   absl::StatusOr<std::string> out =
