@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  norn::LimitMallocArenas();
+  norn::TuneMalloc();
 
   auto command_line = norn::config::ParseCommandLine(argc, argv);
   if (!command_line.ok()) {

@@ -22,6 +22,9 @@ constexpr std::chrono::milliseconds kQuietPeriod(500);
 // last trim: memory freed into one arena is not reused by the others, so a burst that never
 // pauses would otherwise climb well above any single request's working set.
 constexpr long kGrowthBeforeTrim = 32l << 20;
+// TuneMalloc's thresholds (why: memory_trim.h).
+[[maybe_unused]] constexpr int kMmapThreshold = 32 << 20;
+[[maybe_unused]] constexpr int kTrimThreshold = 64 << 20;
 
 class Trimmer {
  public:
@@ -80,12 +83,17 @@ void TrimMemoryNow() {
 #endif
 }
 
-void LimitMallocArenas() {
+void TuneMalloc() {
 #ifdef __GLIBC__
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) {
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     mallopt(M_ARENA_MAX, static_cast<int>(2 * cores));
   }
+  const bool tunables = std::getenv("GLIBC_TUNABLES") != nullptr;
+  if (!tunables && std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr)
+    mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+  if (!tunables && std::getenv("MALLOC_TRIM_THRESHOLD_") == nullptr)
+    mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
 #endif
 }
 

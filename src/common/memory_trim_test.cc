@@ -1,9 +1,11 @@
 #include "common/memory_trim.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -73,6 +75,42 @@ TEST(MemoryTrimTest, RequestedTrimHappensInTheBackground) {
   EXPECT_LT(now, before + (40l << 20)) << "before " << before << " freed " << freed;
   for (char* p : kept)
     free(p);
+#endif
+}
+
+// Page faults taken so far by the calling thread.
+[[maybe_unused]] long ThreadMinorFaults() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_minflt;
+}
+
+// With TuneMalloc, a freed request-sized buffer is reused by the next one as it is: glibc's
+// defaults would map it afresh (or give the heap's top back) and fault in every page again.
+TEST(MemoryTrimTest, TunedMallocReusesFreedBuffersWithoutPageFaults) {
+#if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
+  GTEST_SKIP() << "glibc's allocator is not the one in use";
+#else
+  if (std::getenv("GLIBC_TUNABLES") != nullptr ||
+      std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr ||
+      std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr)
+    GTEST_SKIP() << "the environment sets malloc's thresholds";
+  TuneMalloc();
+  constexpr size_t kBuffer = 4 << 20;  // 1,024 pages
+  long faults = 0;
+  std::thread([&] {
+    for (int round = 0; round < 3; ++round) {
+      const long before = ThreadMinorFaults();
+      char* p = static_cast<char*>(malloc(kBuffer));
+      std::memset(p, round, kBuffer);
+      // Keeps the compiler from dropping the memset of a buffer it frees unread.
+      EXPECT_EQ(p[kBuffer - 1], static_cast<char>(round));
+      free(p);
+      if (round > 0)
+        faults += ThreadMinorFaults() - before;
+    }
+  }).join();
+  EXPECT_LT(faults, 64) << "page faults in two reuses of a freed 4 MiB buffer";
 #endif
 }
 
