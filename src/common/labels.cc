@@ -11,6 +11,11 @@
 namespace norn {
 
 Labels::Labels(std::vector<Label> labels) : labels_(std::move(labels)) {
+  // Clients mostly send names sorted and unique already: nothing to sort or drop then.
+  if (std::adjacent_find(labels_.begin(), labels_.end(), [](const Label& a, const Label& b) {
+        return !(a.name < b.name);
+      }) == labels_.end())
+    return;
   std::stable_sort(labels_.begin(), labels_.end(),
                    [](const Label& a, const Label& b) { return a.name < b.name; });
   // Keep the last of equal names.
@@ -120,6 +125,9 @@ class LabelsParser {
     SkipSpace();
     if (!Eat('{')) return Error("expected {");
     std::vector<Label> labels;
+    // One allocation for the vector: a pair per comma and one more (commas in values only
+    // over-reserve).
+    labels.reserve(1 + std::count(s_.begin(), s_.end(), ','));
     SkipSpace();
     if (Eat('}')) return Finish(std::move(labels));
     for (;;) {

@@ -17,10 +17,10 @@ Rejection Invalid(std::string msg, std::string_view reason) {
 }
 
 // Labels with empty values are absent (Prometheus semantics); Loki drops them on parse.
-Labels DropEmptyValues(const Labels& in) {
+Labels DropEmptyValues(Labels in) {
   bool any_empty = false;
   for (const auto& l : in) any_empty |= l.value.empty();
-  if (!any_empty) return in;
+  if (!any_empty) return in;  // moved, not copied
   std::vector<Label> kept;
   for (const auto& l : in) {
     if (!l.value.empty()) kept.push_back(l);
@@ -64,7 +64,7 @@ Rejection ValidateLabels(const config::TenantLimits& limits, std::string_view la
                                 "' with error: ", parsed.status().message()),
                    kInvalidLabels);
   }
-  *labels = DropEmptyValues(*parsed);
+  *labels = DropEmptyValues(*std::move(parsed));
   return ValidateParsedLabels(limits, *labels, labels_text);
 }
 
