@@ -365,13 +365,25 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
   }
   const int64_t window = absl::ToInt64Nanoseconds(options_.max_chunk_age) / 2;
 
-  std::vector<std::vector<wal::EntryView>> accepted(streams.size());
+  // Accepted entries of all streams in one vector, reserved up front so the spans the WAL
+  // records and tails take stay valid; each stream's are [accepted_begin[i], [i + 1]).
+  size_t total_entries = 0;
+  for (const StreamBatch& batch : streams) total_entries += batch.entries.size();
+  std::vector<wal::EntryView> accepted;
+  accepted.reserve(total_entries);
+  std::vector<size_t> accepted_begin(streams.size() + 1, 0);
+  auto accepted_of = [&](size_t i) {
+    return std::span<const wal::EntryView>(accepted.data() + accepted_begin[i],
+                                           accepted_begin[i + 1] - accepted_begin[i]);
+  };
   std::vector<wal::Record> records;
   records.reserve(streams.size() * 2);
   std::vector<Stream*> series_to_mark;
   absl::Status limit_error, order_error;
 
   for (size_t i = 0; i < streams.size(); ++i) {
+    accepted_begin[i] = accepted.size();
+    accepted_begin[i + 1] = accepted.size();  // stays so if the stream is skipped
     const StreamBatch& batch = streams[i];
     bool created = false;
     Stream* s = inst->GetOrCreate(*batch.labels, batch.fingerprint, now, max_streams, &created);
@@ -404,8 +416,6 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
     }
     std::vector<std::string> ignored;
     size_t ignored_count = 0, ignored_bytes = 0;
-    auto& out = accepted[i];
-    out.reserve(batch.entries.size());
     for (const auto& e : batch.entries) {
       if (s->newest_ts != INT64_MIN && e.timestamp_ns < s->newest_ts - window) {
         ++ignored_count;
@@ -442,8 +452,10 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
       if (*r == chunk::AppendResult::kDuplicate) continue;
       s->chunks.back().last_updated = now_time;
       s->newest_ts = std::max(s->newest_ts, e.timestamp_ns);
-      out.push_back(e);
+      accepted.push_back(e);
     }
+    accepted_begin[i + 1] = accepted.size();
+    const std::span<const wal::EntryView> out = accepted_of(i);
     s->last_push = now_time;
     RETURN_IF_ERROR(CountHead(*s));
     if (ignored_count > 0) {
@@ -477,8 +489,8 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
     std::vector<TailInput> tail_inputs;
     tail_inputs.reserve(streams.size());
     for (size_t i = 0; i < streams.size(); ++i) {
-      if (accepted[i].empty()) continue;
-      tail_inputs.push_back({streams[i].labels, streams[i].fingerprint, accepted[i]});
+      if (accepted_of(i).empty()) continue;
+      tail_inputs.push_back({streams[i].labels, streams[i].fingerprint, accepted_of(i)});
     }
     tails_.Notify(tenant, tail_inputs);
   }
