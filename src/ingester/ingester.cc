@@ -368,7 +368,8 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
   // Accepted entries of all streams in one vector, reserved up front so the spans the WAL
   // records and tails take stay valid; each stream's are [accepted_begin[i], [i + 1]).
   size_t total_entries = 0;
-  for (const StreamBatch& batch : streams) total_entries += batch.entries.size();
+  for (const StreamBatch& batch : streams)
+    total_entries += batch.entries.size();
   std::vector<wal::EntryView> accepted;
   accepted.reserve(total_entries);
   std::vector<size_t> accepted_begin(streams.size() + 1, 0);
@@ -489,7 +490,8 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
     std::vector<TailInput> tail_inputs;
     tail_inputs.reserve(streams.size());
     for (size_t i = 0; i < streams.size(); ++i) {
-      if (accepted_of(i).empty()) continue;
+      if (accepted_of(i).empty())
+        continue;
       tail_inputs.push_back({streams[i].labels, streams[i].fingerprint, accepted_of(i)});
     }
     tails_.Notify(tenant, tail_inputs);

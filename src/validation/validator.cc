@@ -20,7 +20,8 @@ Rejection Invalid(std::string msg, std::string_view reason) {
 Labels DropEmptyValues(Labels in) {
   bool any_empty = false;
   for (const auto& l : in) any_empty |= l.value.empty();
-  if (!any_empty) return in;  // moved, not copied
+  if (!any_empty)
+    return in;  // moved, not copied
   std::vector<Label> kept;
   for (const auto& l : in) {
     if (!l.value.empty()) kept.push_back(l);
