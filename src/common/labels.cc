@@ -11,24 +11,34 @@
 namespace norn {
 
 Labels::Labels(std::vector<Label> labels) : labels_(std::move(labels)) {
+  const auto by_name = [](const Label& a, const Label& b) { return a.name < b.name; };
   // Clients mostly send names sorted and unique already: nothing to sort or drop then.
   if (std::adjacent_find(labels_.begin(), labels_.end(), [](const Label& a, const Label& b) {
         return !(a.name < b.name);
       }) == labels_.end())
     return;
-  std::stable_sort(labels_.begin(), labels_.end(),
-                   [](const Label& a, const Label& b) { return a.name < b.name; });
-  // Keep the last of equal names.
-  std::vector<Label> unique;
-  unique.reserve(labels_.size());
-  for (auto& l : labels_) {
-    if (!unique.empty() && unique.back().name == l.name) {
-      unique.back() = std::move(l);
+  // Stable, in place: a push parses a label set per stream, and std::stable_sort takes a
+  // temporary buffer each time. Label sets are short; insertion sort suits them.
+  if (labels_.size() <= 32) {
+    for (size_t i = 1; i < labels_.size(); ++i) {
+      for (size_t j = i; j > 0 && by_name(labels_[j], labels_[j - 1]); --j)
+        std::swap(labels_[j], labels_[j - 1]);
+    }
+  } else {
+    std::stable_sort(labels_.begin(), labels_.end(), by_name);
+  }
+  // Keep the last of equal names, in place.
+  size_t kept = 0;
+  for (size_t i = 0; i < labels_.size(); ++i) {
+    if (kept > 0 && labels_[kept - 1].name == labels_[i].name) {
+      labels_[kept - 1] = std::move(labels_[i]);
     } else {
-      unique.push_back(std::move(l));
+      if (kept != i)
+        labels_[kept] = std::move(labels_[i]);
+      ++kept;
     }
   }
-  labels_ = std::move(unique);
+  labels_.erase(labels_.begin() + static_cast<std::ptrdiff_t>(kept), labels_.end());
 }
 
 Labels::Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {

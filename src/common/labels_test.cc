@@ -26,6 +26,25 @@ TEST(LabelsTest, HashIsOrderIndependentAndStable) {
   EXPECT_EQ(Labels({{"job", "web"}}).Hash(), 14682189125673249479ull);
 }
 
+// Names are sorted; of equal names the last given wins, for short sets (sorted in place) and
+// long ones alike.
+TEST(LabelsTest, SortsAndKeepsTheLastOfEqualNames) {
+  Labels l({{"b", "1"}, {"a", "1"}, {"b", "2"}, {"c", "1"}, {"a", "2"}, {"b", "3"}});
+  EXPECT_EQ(l.ToString(), R"({a="2", b="3", c="1"})");
+  EXPECT_EQ(Labels({{"x", "1"}, {"x", "2"}}).ToString(), R"({x="2"})");
+
+  std::vector<Label> many;
+  for (int i = 39; i >= 0; --i)
+    many.push_back(Label{"n" + std::to_string(i % 20), std::to_string(i)});
+  Labels long_set(std::move(many));
+  ASSERT_EQ(long_set.size(), 20u);
+  EXPECT_EQ(long_set.items().front().name, "n0");
+  EXPECT_EQ(long_set.Get("n0"), "0");  // "n0" was given as 20, then 0
+  EXPECT_EQ(long_set.Get("n19"), "19");
+  for (size_t i = 1; i < long_set.size(); ++i)
+    EXPECT_LT(long_set.items()[i - 1].name, long_set.items()[i].name);
+}
+
 TEST(ParseLabelsTest, RoundTripsAndEscapes) {
   auto l = ParseLabels(R"({job="web", app="x\"y\n\u00e9", raw=`a\b`})");
   ASSERT_TRUE(l.ok()) << l.status();
