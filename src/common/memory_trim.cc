@@ -24,7 +24,7 @@ constexpr std::chrono::milliseconds kQuietPeriod(500);
 constexpr long kGrowthBeforeTrim = 32l << 20;
 // TuneMalloc's thresholds (why: memory_trim.h).
 [[maybe_unused]] constexpr int kMmapThreshold = 32 << 20;
-[[maybe_unused]] constexpr int kTrimThreshold = 64 << 20;
+[[maybe_unused]] constexpr int kTrimThreshold = 8 << 20;
 
 class Trimmer {
  public:

@@ -29,11 +29,13 @@ long ResidentBytes();
 //   reused by threads of another, and the server's many short-lived allocations (push decoding,
 //   head segments, flushes) spread over all of them: with 20,000 streams the cap took 20-30 MB
 //   off the ingest peak RSS.
-// - Thresholds fixed at 32 MiB (mmap) and 64 MiB (trim). glibc's defaults map every buffer of
+// - Thresholds fixed at 32 MiB (mmap) and 8 MiB (trim). glibc's defaults map every buffer of
 //   128 KiB or more afresh and give the top of a heap back as soon as 128 KiB of it is free, so
 //   the megabyte buffers of each push (request body, decoded lines, WAL frames) were faulted in
 //   page by page on every request: 8-12% of the server's CPU on the ingest benchmark. Freed
 //   memory now stays for the next request; RequestMemoryTrim still returns it when load stops.
+//   A larger trim threshold saved no more CPU and let query RSS climb (64 MiB: querybench
+//   peak 129-139 MB against 82-84 MB).
 void TuneMalloc();
 
 }  // namespace norn
