@@ -7,11 +7,11 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <latch>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -20,6 +20,7 @@
 #include "common/memory_trim.h"
 #include "common/spare_reserve.h"
 #include "common/status.h"
+#include "common/thread_cache.h"
 #include "ingester/ingester.h"
 #include "querier/line_prefilter.h"
 #include "querier/querier.h"
@@ -861,10 +862,12 @@ absl::Status TenantEntrySource::SelectLogsParallel(
   std::vector<BatchPipe> pipes(n);
   std::vector<absl::Status> read_status(n);
   std::vector<logql_engine::SourceStats> part_stats(n);
-  std::vector<std::thread> threads;
+  // Cached threads: starting and ending three threads per query cost ~7% of a short log
+  // query's CPU. `finished` counts the readers and the other sinks' drains down.
+  std::latch finished(static_cast<std::ptrdiff_t>(2 * n - 1));
   std::atomic<bool> failed{false};  // a reader's error ends the others' work too
   for (size_t k = 0; k < n; ++k) {
-    threads.emplace_back([&, k] {
+    RunOnThread([&, k] {
       BatchPipe& pipe = pipes[k];
       // One shared copy of a stream's labels, made on its first batch (stream numbers are
       // unique per reader and come in order).
@@ -879,15 +882,20 @@ absl::Status TenantEntrySource::SelectLogsParallel(
                                    }
                                    return pipe.Send(shared, stream, batch);
                                  });
-      if (!read_status[k].ok()) failed = true;
+      if (!read_status[k].ok())
+        failed = true;
       pipe.FinishSending();
+      finished.count_down();
     });
   }
   for (size_t k = 1; k < n; ++k) {
-    threads.emplace_back([&, k] { pipes[k].Drain(*sinks[k]); });
+    RunOnThread([&, k] {
+      pipes[k].Drain(*sinks[k]);
+      finished.count_down();
+    });
   }
   pipes[0].Drain(*sinks[0]);
-  for (auto& t : threads) t.join();
+  finished.wait();
   int64_t store_bytes = 0;
   for (size_t k = 0; k < n; ++k) {
     AddStats(part_stats[k], stats_);
