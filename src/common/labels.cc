@@ -13,8 +13,8 @@ namespace norn {
 Labels::Labels(std::vector<Label> labels) : labels_(std::move(labels)) {
   const auto by_name = [](const Label& a, const Label& b) { return a.name < b.name; };
   // Clients mostly send names sorted and unique already: nothing to sort or drop then.
-  if (std::adjacent_find(labels_.begin(), labels_.end(), [](const Label& a, const Label& b) {
-        return !(a.name < b.name);
+  if (std::adjacent_find(labels_.begin(), labels_.end(), [&](const Label& a, const Label& b) {
+        return !by_name(a, b);
       }) == labels_.end())
     return;
   // Stable, in place: a push parses a label set per stream, and std::stable_sort takes a
