@@ -426,6 +426,7 @@ void App::RegisterModules() {
         }
         o.max_parallel_get_chunk = config_.storage_config.max_parallel_get_chunk;
         o.multi_tenant_queries_enabled = config_.querier.multi_tenant_queries_enabled;
+        o.chunk_index_cache_mb = config_.querier.chunk_index_cache_size_mb;
         ASSIGN_OR_RETURN(auto chunk_cache, ChunkCache());
         auto q = std::make_unique<querier::Querier>(o, ingester_, std::move(index), store_,
                                                     std::move(chunk_cache));

@@ -397,6 +397,8 @@ absl::Status ValidateImpl(Config& c, const KeyLines& keys, std::string_view sour
   RETURN_IF_ERROR(ck.Range("memberlist.bind_port", c.memberlist.bind_port, 0, 65535));
   RETURN_IF_ERROR(ck.Range("memberlist.advertise_port", c.memberlist.advertise_port, 0, 65535));
   RETURN_IF_ERROR(ck.Range("querier.max_concurrent", c.querier.max_concurrent, 1, kMaxInt));
+  RETURN_IF_ERROR(ck.Range("querier.chunk_index_cache_size_mb", c.querier.chunk_index_cache_size_mb,
+                           0, kMaxInt));
   RETURN_IF_ERROR(
       ck.Range("frontend_worker.parallelism", c.frontend_worker.parallelism, 1, kMaxInt));
   if (!c.ruler.storage.type.empty()) {

@@ -409,6 +409,7 @@ struct QuerierConfig {
   bool multi_tenant_queries_enabled = false;
   bool query_store_only = false;
   bool query_ingester_only = false;
+  int chunk_index_cache_size_mb = 64;  // Norn extension
   QuerierEngineConfig engine;
   template <class V>
   static void Fields(V& v);

@@ -556,6 +556,14 @@ void QuerierConfig::Fields(V& v) {
           {.doc = "Never ask ingesters.", .flag = "querier.query-store-only"});
   v.Field("query_ingester_only", &S::query_ingester_only,
           {.doc = "Never read the store.", .flag = "querier.query-ingester-only"});
+  v.Field("chunk_index_cache_size_mb", &S::chunk_index_cache_size_mb,
+          {.doc = "Megabytes (10^6 bytes) of an in-process cache of chunk indexes (block "
+                  "metadata and token filters, no log lines) that needle and limit-bound reads "
+                  "fetch from each chunk object's end. Used only when "
+                  "chunk_store_config.chunk_cache_config configures no cache (which would keep "
+                  "them). 0 disables it.",
+           .flag = "querier.chunk-index-cache-size-mb",
+           .norn_only = true});
   v.Field("engine", &S::engine, {.doc = "LogQL engine.", .flag = ""});
 }
 

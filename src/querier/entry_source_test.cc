@@ -429,6 +429,56 @@ TEST_F(BlockReadTest, IndexesAndBlocksGoThroughTheChunkCache) {
   EXPECT_EQ(entries, 300u);
 }
 
+// Without a chunk cache, the in-process index cache keeps what the tails held of the chunks'
+// indexes (not their blocks): a second read takes every index from it and reads only blocks.
+// (This fixture's 1 KiB blocks have token filters too small to rule a needle out.)
+TEST_F(BlockReadTest, ChunkIndexesGoThroughTheIndexCacheWithoutAChunkCache) {
+  QuerierOptions options;
+  options.chunk_index_cache_mb = 8;
+  querier_ = std::make_unique<Querier>(
+      options, nullptr,
+      std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{}, store_),
+      store_, nullptr);
+  logql_engine::SourceStats first, second;
+  auto a =
+      Logs("{app=\"b\"} |= \"f3a1e0c9d2b84b7e\"", 100, logql_engine::Direction::kBackward, &first);
+  auto b =
+      Logs("{app=\"b\"} |= \"f3a1e0c9d2b84b7e\"", 100, logql_engine::Direction::kBackward, &second);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_TRUE(a->streams.empty());
+  EXPECT_TRUE(b->streams.empty());
+  EXPECT_EQ(first.chunk_cache_entries_found, 0);
+  EXPECT_EQ(first.store_chunks_downloaded, 9);  // every chunk's tail
+  EXPECT_EQ(second.store_chunks_downloaded, 0);
+  EXPECT_EQ(second.chunk_cache_entries_found, 9);
+  EXPECT_LT(second.store_chunk.compressed_bytes, first.store_chunk.compressed_bytes);
+
+  logql_engine::SourceStats limited_first, limited_second;
+  auto c =
+      Logs("{app=\"b\"} |= \"error\"", 300, logql_engine::Direction::kBackward, &limited_first);
+  auto d =
+      Logs("{app=\"b\"} |= \"error\"", 300, logql_engine::Direction::kBackward, &limited_second);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(d.ok()) << d.status();
+  // A limited read of the same chunks takes their indexes from the cache (filled above); the
+  // blocks, which it does not keep, come from the store.
+  for (const auto* read : {&limited_first, &limited_second}) {
+    EXPECT_EQ(read->store_chunks_downloaded, 0);
+    EXPECT_EQ(read->chunk_cache_entries_found, 9);
+    EXPECT_GT(read->store_chunk.compressed_bytes, 0);
+  }
+  ASSERT_EQ(c->streams.size(), d->streams.size());
+  size_t entries = 0;
+  for (size_t i = 0; i < c->streams.size(); ++i) {
+    ASSERT_EQ(c->streams[i].entries.size(), d->streams[i].entries.size());
+    for (size_t j = 0; j < c->streams[i].entries.size(); ++j)
+      EXPECT_EQ(c->streams[i].entries[j].line, d->streams[i].entries[j].line);
+    entries += c->streams[i].entries.size();
+  }
+  EXPECT_EQ(entries, 300u);
+}
+
 // A cache that hands out every value with one byte flipped.
 class DamagingCache : public cache::Cache {
  public:

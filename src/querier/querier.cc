@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <latch>
-#include <thread>
 #include <set>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cache/cache.h"
+#include "cache/lru_cache.h"
 #include "common/sort_unique.h"
 #include "common/status.h"
 #include "ingester/ingester.h"
@@ -67,7 +68,18 @@ Querier::Querier(QuerierOptions options, ingester::Ingester* ingester,
       store_(std::move(store)),
       chunk_cache_(std::move(chunk_cache)),
       fetch_threads_(FetchThreads(options_.max_parallel_get_chunk, store_.get())),
-      fetch_pool_(std::make_unique<boost::asio::thread_pool>(fetch_threads_)) {}
+      fetch_pool_(std::make_unique<boost::asio::thread_pool>(fetch_threads_)) {
+  if (chunk_cache_ == nullptr && options_.chunk_index_cache_mb > 0) {
+    cache::EmbeddedCacheOptions o;
+    o.enabled = true;
+    o.max_size_mb = options_.chunk_index_cache_mb;
+    o.ttl = absl::ZeroDuration();  // chunk objects never change under their keys
+    cache::LruCacheEnv env;
+    env.purge_interval = absl::ZeroDuration();  // nothing expires
+    index_cache_ =
+        cache::Instrument(std::make_unique<cache::LruCache>("chunk-index", o, std::move(env)));
+  }
+}
 
 Querier::~Querier() {
   fetch_pool_->join();
@@ -117,12 +129,15 @@ std::vector<std::string> ChunkKeys(std::string_view tenant,
 }  // namespace
 
 std::vector<std::optional<std::string>> Querier::CacheFetch(const std::vector<std::string>& keys,
-                                                            logql_engine::SourceStats& stats) {
+                                                            logql_engine::SourceStats& stats,
+                                                            cache::Cache* cache) {
+  if (cache == nullptr)
+    cache = chunk_cache_.get();
   std::vector<std::optional<std::string>> out(keys.size());
-  if (chunk_cache_ == nullptr || keys.empty())
+  if (cache == nullptr || keys.empty())
     return out;
   std::vector<std::string_view> views(keys.begin(), keys.end());
-  cache::FetchResult hits = chunk_cache_->Fetch(views);
+  cache::FetchResult hits = cache->Fetch(views);
   stats.chunk_cache_requests++;
   stats.chunk_cache_entries_requested += static_cast<int64_t>(views.size());
   StringMap<size_t> found;
@@ -138,12 +153,14 @@ std::vector<std::optional<std::string>> Querier::CacheFetch(const std::vector<st
 }
 
 void Querier::CacheStore(const std::vector<std::string>& keys,
-                         std::span<const std::string_view> values,
-                         logql_engine::SourceStats& stats) {
-  if (chunk_cache_ == nullptr || keys.empty())
+                         std::span<const std::string_view> values, logql_engine::SourceStats& stats,
+                         cache::Cache* cache) {
+  if (cache == nullptr)
+    cache = chunk_cache_.get();
+  if (cache == nullptr || keys.empty())
     return;
   std::vector<std::string_view> key_views(keys.begin(), keys.end());
-  chunk_cache_->Store(key_views, values);
+  cache->Store(key_views, values);
   for (std::string_view v : values)
     stats.chunk_cache_bytes_sent += static_cast<int64_t>(v.size());
 }
@@ -273,6 +290,18 @@ absl::StatusOr<chunk::ChunkIndex> ParseChunkTail(std::shared_ptr<const std::stri
   return chunk::ParseIndex(index, loc, std::move(tail));
 }
 
+// The end of `tail` (as ParseChunkTail takes it) from the chunk's index on: what a cache of
+// indexes keeps. All of `tail` when its trailer does not parse (ParseChunkTail reports that).
+std::string_view IndexPart(std::string_view tail, uint64_t size) {
+  if (tail.size() < chunk::kTrailerSize || tail.size() > size)
+    return tail;
+  auto loc = chunk::ParseTrailer(tail.substr(tail.size() - chunk::kTrailerSize), size);
+  const uint64_t start = size - tail.size();
+  if (!loc.ok() || loc->offset < start)
+    return tail;
+  return tail.substr(loc->offset - start);
+}
+
 // Reads the end of the chunk object `key` (of `size` bytes) from its index on, or a little
 // more: the whole object when it is small.
 absl::StatusOr<std::shared_ptr<const std::string>> ReadChunkTail(objstore::ObjectClient& store,
@@ -353,7 +382,11 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
   std::vector<std::string> tail_keys;
   for (const std::string& key : keys)
     tail_keys.push_back(IndexCacheKey(key));
-  std::vector<std::optional<std::string>> cached = CacheFetch(tail_keys, *stats);
+  // The chunk cache keeps whole tails (with the blocks they hold); without one, the index
+  // cache keeps their index part only.
+  cache::Cache* const tail_cache =
+      chunk_cache_ != nullptr ? chunk_cache_.get() : index_cache_.get();
+  std::vector<std::optional<std::string>> cached = CacheFetch(tail_keys, *stats, tail_cache);
   std::vector<size_t> missing;
   for (size_t i = 0; i < chunks.size(); ++i) {
     if (cached[i].has_value() && chunks[i].ref.size_bytes > 0) {
@@ -404,16 +437,18 @@ absl::StatusOr<std::vector<ChunkBlocks>> Querier::FetchChunkIndexes(
   for (const auto& e : errors) RETURN_IF_ERROR(e);
   stats->store_chunks_downloaded += static_cast<int64_t>(missing.size());
   for (uint64_t r : read) stats->store_chunk.compressed_bytes += static_cast<int64_t>(r);
-  if (chunk_cache_ != nullptr) {
+  if (tail_cache != nullptr) {
     std::vector<std::string> store_keys;
     std::vector<std::string_view> store_values;
     for (size_t j = 0; j < missing.size(); ++j) {
       if (tails[j] == nullptr)
         continue;
       store_keys.push_back(tail_keys[missing[j]]);
-      store_values.push_back(*tails[j]);
+      store_values.push_back(tail_cache == chunk_cache_.get()
+                                 ? std::string_view(*tails[j])
+                                 : IndexPart(*tails[j], chunks[missing[j]].ref.size_bytes));
     }
-    CacheStore(store_keys, store_values, *stats);
+    CacheStore(store_keys, store_values, *stats, tail_cache);
   }
   for (size_t i = 0; i < chunks.size(); ++i)
     out[i].key = std::move(keys[i]);

@@ -49,6 +49,9 @@ struct QuerierOptions {
   int max_parallel_get_chunk = 150;
   // `X-Scope-OrgID: a|b` reads (querier.multi_tenant_queries_enabled).
   bool multi_tenant_queries_enabled = false;
+  // Megabytes of the in-process cache of chunk indexes, used when no chunk cache is given
+  // (querier.chunk_index_cache_size_mb; 0: none).
+  int chunk_index_cache_mb = 0;
 };
 
 // A chunk to fetch from the store.
@@ -142,13 +145,15 @@ class Querier {
                                                                   int64_t end_ns);
 
  private:
-  // Looks `keys` up in the chunk cache in one batch (the request, keys and bytes received
-  // counted in `stats`): element i holds keys[i]'s value if there was one.
+  // Looks `keys` up in `cache` (the chunk cache unless given) in one batch (the request, keys
+  // and bytes received counted in `stats`): element i holds keys[i]'s value if there was one.
   std::vector<std::optional<std::string>> CacheFetch(const std::vector<std::string>& keys,
-                                                     logql_engine::SourceStats& stats);
-  // Stores keys[i] -> values[i] in the chunk cache (bytes sent counted in `stats`).
+                                                     logql_engine::SourceStats& stats,
+                                                     cache::Cache* cache = nullptr);
+  // Stores keys[i] -> values[i] in `cache` (the chunk cache unless given; bytes sent counted in
+  // `stats`).
   void CacheStore(const std::vector<std::string>& keys, std::span<const std::string_view> values,
-                  logql_engine::SourceStats& stats);
+                  logql_engine::SourceStats& stats, cache::Cache* cache = nullptr);
   // Fills `out[i]` for each key found in the chunk cache (hit bytes added to `hit_bytes`) and
   // returns the indexes of the others.
   std::vector<size_t> FromChunkCache(const std::vector<std::string>& keys,
@@ -167,6 +172,10 @@ class Querier {
   std::shared_ptr<indexgateway::IndexClient> index_;
   std::shared_ptr<objstore::ObjectClient> store_;
   std::shared_ptr<cache::Cache> chunk_cache_;
+  // Without a chunk cache: chunk indexes (the index part of each chunk's tail, no block data)
+  // kept in process, so repeated needle and limit-bound reads do not open every chunk object
+  // again (with 20,000 small chunks that was half of a needle query's CPU).
+  std::shared_ptr<cache::Cache> index_cache_;
   size_t fetch_threads_;  // of fetch_pool_: chunk fetches in flight at once (FetchThreads)
   std::unique_ptr<boost::asio::thread_pool> fetch_pool_;
 };
