@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -22,7 +23,14 @@ class ThreadCache {
     }
     ++threads_;
     lock.unlock();
-    std::thread([this] { Work(); }).detach();
+    try {
+      std::thread([this] { Work(); }).detach();
+    } catch (const std::system_error&) {
+      // Out of threads: the task stays queued for the next thread that finishes a task (or
+      // that a later call starts), which takes the oldest first.
+      std::lock_guard relock(mu_);
+      --threads_;
+    }
   }
 
   ThreadCacheCounts Counts() {
