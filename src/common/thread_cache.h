@@ -5,7 +5,7 @@
 // a thread per task gives that, but in a VM the clone, the stack's mapping and the exit cost
 // about a tenth of a short query's CPU. RunOnThread hands a task to an idle cached thread, or
 // starts a new one when none is idle, so a task never waits for another task. Threads idle for
-// kIdleTimeout exit.
+// kThreadCacheIdleTimeout exit.
 //
 // Thread-safe. Tasks must not throw.
 #pragma once
@@ -20,7 +20,7 @@ inline constexpr std::chrono::seconds kThreadCacheIdleTimeout{30};
 // Runs `task` on a cached thread (or a new one) without waiting behind other tasks.
 void RunOnThread(std::function<void()> task);
 
-// Threads started and threads idle right now (tests and metrics).
+// Threads alive and threads idle right now (tests).
 struct ThreadCacheCounts {
   size_t threads = 0;
   size_t idle = 0;

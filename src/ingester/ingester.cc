@@ -383,7 +383,6 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
   absl::Status limit_error, order_error;
 
   for (size_t i = 0; i < streams.size(); ++i) {
-    accepted_begin[i] = accepted.size();
     accepted_begin[i + 1] = accepted.size();  // stays so if the stream is skipped
     const StreamBatch& batch = streams[i];
     bool created = false;

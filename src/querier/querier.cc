@@ -275,33 +275,35 @@ std::string BlockCacheKey(std::string_view chunk_key, uint64_t offset) {
   return absl::StrCat(AV(chunk_key), "#", offset);
 }
 
+// Where `tail` (the last bytes of a chunk object of `size` bytes) has the chunk's index: its
+// location in the object and the part of `tail` from the index on.
+absl::StatusOr<std::pair<chunk::IndexLocation, std::string_view>> IndexInTail(std::string_view tail,
+                                                                              uint64_t size) {
+  if (tail.size() < chunk::kTrailerSize || tail.size() > size)
+    return absl::DataLossError("chunk tail out of range");
+  const uint64_t start = size - tail.size();
+  ASSIGN_OR_RETURN(chunk::IndexLocation loc,
+                   chunk::ParseTrailer(tail.substr(tail.size() - chunk::kTrailerSize), size));
+  if (loc.offset < start)
+    return absl::DataLossError("chunk tail does not hold the index");
+  return std::make_pair(loc, tail.substr(loc.offset - start));
+}
+
 // Parses `tail`, the last bytes of a chunk object of `size` bytes that hold its index and
 // trailer (as ReadChunkTail returns them and the chunk cache keeps them). The blocks' token
 // filters view `tail`.
 absl::StatusOr<chunk::ChunkIndex> ParseChunkTail(std::shared_ptr<const std::string> tail,
                                                  uint64_t size) {
-  if (tail->size() < chunk::kTrailerSize || tail->size() > size)
-    return absl::DataLossError("chunk tail out of range");
-  const uint64_t start = size - tail->size();
-  ASSIGN_OR_RETURN(chunk::IndexLocation loc,
-                   chunk::ParseTrailer(
-                       std::string_view(*tail).substr(tail->size() - chunk::kTrailerSize), size));
-  if (loc.offset < start)
-    return absl::DataLossError("chunk tail does not hold the index");
-  const std::string_view index = std::string_view(*tail).substr(loc.offset - start, loc.length);
-  return chunk::ParseIndex(index, loc, std::move(tail));
+  ASSIGN_OR_RETURN(auto found, IndexInTail(*tail, size));
+  const auto& [loc, from_index] = found;
+  return chunk::ParseIndex(from_index.substr(0, loc.length), loc, std::move(tail));
 }
 
 // The end of `tail` (as ParseChunkTail takes it) from the chunk's index on: what a cache of
-// indexes keeps. All of `tail` when its trailer does not parse (ParseChunkTail reports that).
+// indexes keeps. All of `tail` when it holds no index (ParseChunkTail reports that).
 std::string_view IndexPart(std::string_view tail, uint64_t size) {
-  if (tail.size() < chunk::kTrailerSize || tail.size() > size)
-    return tail;
-  auto loc = chunk::ParseTrailer(tail.substr(tail.size() - chunk::kTrailerSize), size);
-  const uint64_t start = size - tail.size();
-  if (!loc.ok() || loc->offset < start)
-    return tail;
-  return tail.substr(loc->offset - start);
+  auto found = IndexInTail(tail, size);
+  return found.ok() ? found->second : tail;
 }
 
 // Reads the end of the chunk object `key` (of `size` bytes) from its index on, or a little
