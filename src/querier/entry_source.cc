@@ -856,25 +856,46 @@ absl::Status TenantEntrySource::SelectLogsParallel(
     const logql_engine::SelectParams& params, std::span<logql_engine::EntrySink* const> sinks) {
   ReadPlan plan;
   RETURN_IF_ERROR(PlanRead(querier_, tenant_, limits_, params, sinks.size(), plan, stats_));
-  // Each sink gets a reader thread (fetch, decompress, merge) and a thread running the sink
-  // (the engine's pipeline); the caller's thread runs the first sink.
   const size_t n = std::max<size_t>(1, std::min(sinks.size(), plan.units.size()));
-  std::vector<BatchPipe> pipes(n);
   std::vector<absl::Status> read_status(n);
   std::vector<logql_engine::SourceStats> part_stats(n);
-  // Cached threads: starting and ending three threads per query cost ~7% of a short log
-  // query's CPU. `finished` counts the readers and the other sinks' drains down.
-  std::latch finished(static_cast<std::ptrdiff_t>(2 * n - 1));
   std::atomic<bool> failed{false};  // a reader's error ends the others' work too
-  for (size_t k = 0; k < n; ++k) {
-    RunOnThread([&, k] {
-      BatchPipe& pipe = pipes[k];
-      // One shared copy of a stream's labels, made on its first batch (stream numbers are
-      // unique per reader and come in order).
+  if (n > 1) {
+    // Every core has a reader: each pushes straight into its own sink, the caller's thread
+    // being the first reader. A thread per sink in between only added hand-offs (a third of
+    // a short log query's time went to waking threads and queueing batches); readers take
+    // units in turn, so one that finishes early takes on the rest.
+    std::latch finished(static_cast<std::ptrdiff_t>(n - 1));
+    auto read = [&](size_t k) {
+      logql_engine::EntrySink& sink = *sinks[k];
+      auto stop = [&sink, &failed] { return sink.Done() || failed.load(); };
+      read_status[k] = ReadUnits(querier_, tenant_, params, plan, stop, part_stats[k],
+                                 [&sink](const Labels& labels, size_t, EntryBatch& batch) {
+                                   return batch.PushTo(labels, sink) && !sink.Done();
+                                 });
+      if (!read_status[k].ok())
+        failed = true;
+    };
+    for (size_t k = 1; k < n; ++k) {
+      RunOnThread([&, k] {
+        read(k);
+        finished.count_down();
+      });
+    }
+    read(0);
+    finished.wait();
+  } else {
+    // One reader: a thread reads (fetch, decompress, merge) while the caller's thread runs
+    // the sink (the engine's pipeline), so the query still uses two cores.
+    BatchPipe pipe;
+    std::latch finished(1);
+    RunOnThread([&] {
+      // One shared copy of a stream's labels, made on its first batch (stream numbers come
+      // in order).
       size_t current = SIZE_MAX;
       std::shared_ptr<const Labels> shared;
-      auto stop = [&pipe, &failed] { return pipe.closed() || failed.load(); };
-      read_status[k] = ReadUnits(querier_, tenant_, params, plan, stop, part_stats[k],
+      auto stop = [&pipe] { return pipe.closed(); };
+      read_status[0] = ReadUnits(querier_, tenant_, params, plan, stop, part_stats[0],
                                  [&](const Labels& labels, size_t stream, EntryBatch& batch) {
                                    if (stream != current) {
                                      shared = std::make_shared<const Labels>(labels);
@@ -882,20 +903,12 @@ absl::Status TenantEntrySource::SelectLogsParallel(
                                    }
                                    return pipe.Send(shared, stream, batch);
                                  });
-      if (!read_status[k].ok())
-        failed = true;
       pipe.FinishSending();
       finished.count_down();
     });
+    pipe.Drain(*sinks[0]);
+    finished.wait();
   }
-  for (size_t k = 1; k < n; ++k) {
-    RunOnThread([&, k] {
-      pipes[k].Drain(*sinks[k]);
-      finished.count_down();
-    });
-  }
-  pipes[0].Drain(*sinks[0]);
-  finished.wait();
   int64_t store_bytes = 0;
   for (size_t k = 0; k < n; ++k) {
     AddStats(part_stats[k], stats_);

@@ -35,8 +35,9 @@ class TenantEntrySource : public logql_engine::EntrySource {
 
   [[nodiscard]] absl::Status SelectLogs(const logql_engine::SelectParams& params,
                                         logql_engine::EntrySink& sink) override;
-  // One reader thread per sink (each stream is read by one of them), and a thread per sink
-  // running it.
+  // One reader per sink (each stream is read by one of them), pushing into it on its own
+  // thread (the caller's thread is the first reader). With a single sink, the read runs on
+  // another thread and the caller's thread runs the sink.
   [[nodiscard]] absl::Status SelectLogsParallel(
       const logql_engine::SelectParams& params,
       std::span<logql_engine::EntrySink* const> sinks) override;
