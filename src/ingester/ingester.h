@@ -195,6 +195,10 @@ class Instance {
   // limit); *created tells whether it is new. Null when over the limit.
   Stream* GetOrCreate(const Labels& labels, Fingerprint fp, int64_t now_ns, size_t max_streams,
                       bool* created);
+  // GetOrCreate for each of a push's streams in order, under one lock: out[i] is batches[i]'s
+  // stream, or null when over `max_streams`.
+  void GetOrCreateAll(std::span<const StreamBatch> batches, int64_t now_ns, size_t max_streams,
+                      std::vector<Stream*>& out);
   // The stream with fingerprint `fp`, or null.
   Stream* Find(Fingerprint fp);
   // Streams whose labels have name=value (for queries); empty value lists every stream.
@@ -205,6 +209,9 @@ class Instance {
   size_t size();
 
  private:
+  Stream* GetOrCreateLocked(const Labels& labels, Fingerprint fp, int64_t now_ns,
+                            size_t max_streams, bool* created);  // mu_ held
+
   const std::string tenant_;
   std::mutex mu_;
   absl::flat_hash_map<Fingerprint, std::unique_ptr<Stream>> streams_;  // Guarded by mu_.
