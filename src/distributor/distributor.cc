@@ -1,5 +1,6 @@
 #include "distributor/distributor.h"
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -42,6 +43,16 @@ struct Metrics {
 Metrics& M() {
   static Metrics* m = new Metrics();
   return *m;
+}
+
+// Whether a label set that passed validation once passes the tenant's current limits (which
+// runtime overrides may have changed since); when not, the push validates it in full for
+// Loki's message. The label names' grammar does not depend on limits.
+bool Fits(const KnownLabels& k, const config::TenantLimits& limits) {
+  auto within = [](uint32_t v, int limit) { return limit <= 0 || v <= static_cast<uint32_t>(limit); };
+  return k.names > 0 && within(k.names, limits.max_label_names_per_series) &&
+         within(k.longest_name, limits.max_label_name_length) &&
+         within(k.longest_value, limits.max_label_value_length);
 }
 
 void WriteStatus(const absl::Status& st, http::HttpResponse& resp) {
@@ -97,8 +108,20 @@ absl::Status Distributor::Push(std::string_view tenant, const loghttp::PushReque
     total_entries += s.entries.size();
     for (const auto& e : s.entries) total_metadata += e.structured_metadata.size();
   }
+  // Label sets parsed by this push (streams whose label string was not known yet); reserved
+  // so the pointers the batches take stay valid.
   std::vector<Labels> labels;
   labels.reserve(request.streams.size());
+  // Label strings accepted before are checked against the tenant's current limits from what
+  // the cache kept of them, without parsing.
+  std::vector<LabelsCache::Key> keys(request.streams.size());
+  for (size_t i = 0; i < request.streams.size(); ++i) {
+    if (!request.streams[i].labels.has_value())
+      keys[i] = LabelsCache::KeyOf(request.streams[i].labels_text);
+  }
+  std::vector<std::optional<KnownLabels>> known(request.streams.size());
+  labels_cache_.FindAll(keys, known);
+  std::vector<std::pair<LabelsCache::Key, KnownLabels>> learned;
   std::vector<wal::EntryView> entries;
   entries.reserve(total_entries);
   std::vector<wal::LabelView> metadata;
@@ -107,8 +130,16 @@ absl::Status Distributor::Push(std::string_view tenant, const loghttp::PushReque
   struct Range {
     size_t begin, end;
   };
-  std::vector<Range> ranges;
-  ranges.reserve(request.streams.size());
+  // Per stream with accepted entries: its labels (null when known by their string), the
+  // string, the fingerprint and the entries.
+  struct Accepted {
+    const Labels* labels;
+    std::string_view text;
+    Fingerprint fingerprint;
+    Range range;
+  };
+  std::vector<Accepted> accepted;
+  accepted.reserve(request.streams.size());
 
   std::vector<std::string> errors;
   size_t error_count = 0;
@@ -120,14 +151,19 @@ absl::Status Distributor::Push(std::string_view tenant, const loghttp::PushReque
     if (errors.size() < kMaxErrorsReported) errors.emplace_back(r.status.message());
   };
 
-  for (const auto& stream : request.streams) {
+  for (size_t i = 0; i < request.streams.size(); ++i) {
+    const loghttp::PushStream& stream = request.streams[i];
     size_t stream_bytes = 0;
     for (const auto& e : stream.entries) stream_bytes += e.line.size();
     Labels parsed;
     std::string text_storage;
     std::string_view stream_text;
     validation::Rejection r;
-    if (stream.labels.has_value()) {
+    std::optional<KnownLabels> known_labels;
+    if (!stream.labels.has_value() && known[i].has_value() && Fits(*known[i], *limits)) {
+      stream_text = stream.labels_text;
+      known_labels = known[i];
+    } else if (stream.labels.has_value()) {
       text_storage = stream.labels->ToString();
       stream_text = text_storage;
       parsed = *stream.labels;
@@ -141,6 +177,10 @@ absl::Status Distributor::Push(std::string_view tenant, const loghttp::PushReque
     } else {
       stream_text = stream.labels_text;
       r = validation::ValidateLabels(*limits, stream.labels_text, &parsed);
+      if (r.ok()) {
+        known_labels = KnownLabels::Of(parsed);
+        learned.emplace_back(keys[i], *known_labels);
+      }
     }
     if (!r.ok()) {
       reject(r, stream.entries.size(), stream_bytes);
@@ -169,10 +209,18 @@ absl::Status Distributor::Push(std::string_view tenant, const loghttp::PushReque
     }
     range.end = entries.size();
     if (range.end > range.begin) {
-      labels.push_back(std::move(parsed));
-      ranges.push_back(range);
+      if (known_labels.has_value() && parsed.empty()) {
+        // Known by its string: the ingester parses the string if it needs the labels.
+        accepted.push_back(Accepted{nullptr, stream.labels_text, known_labels->fingerprint, range});
+      } else {
+        labels.push_back(std::move(parsed));
+        const Fingerprint fp =
+            known_labels.has_value() ? known_labels->fingerprint : labels.back().Hash();
+        accepted.push_back(Accepted{&labels.back(), stream.labels_text, fp, range});
+      }
     }
   }
+  labels_cache_.InsertAll(learned);
 
   size_t valid_lines = entries.size();
   if (valid_lines > 0) {
@@ -185,12 +233,13 @@ absl::Status Distributor::Push(std::string_view tenant, const loghttp::PushReque
       return r.status;
     }
     std::vector<ingester::StreamBatch> batches;
-    batches.reserve(labels.size());
-    for (size_t i = 0; i < labels.size(); ++i) {
+    batches.reserve(accepted.size());
+    for (const Accepted& a : accepted) {
       batches.push_back(ingester::StreamBatch{
-          &labels[i], labels[i].Hash(),
-          std::span<const wal::EntryView>(entries.data() + ranges[i].begin,
-                                          ranges[i].end - ranges[i].begin)});
+          a.labels, a.fingerprint,
+          std::span<const wal::EntryView>(entries.data() + a.range.begin,
+                                          a.range.end - a.range.begin),
+          a.text});
     }
     M().appends.WithLabels({"local"}).Inc();
     absl::Status st = ingesters_->Push(tenant, batches);

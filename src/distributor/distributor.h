@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "config/config.h"
+#include "distributor/labels_cache.h"
 #include "ingester/ingester.h"
 #include "loghttp/push_request.h"
 #include "server/http/request.h"
@@ -38,10 +39,14 @@ class Distributor {
   absl::Status Push(std::string_view tenant, const loghttp::PushRequest& request);
 
  private:
+  // Label strings remembered (~40 bytes each; 10 MB at most).
+  static constexpr size_t kMaxKnownLabelStrings = 1 << 18;
+
   const bool auth_enabled_;
   LimitsProvider limits_;
   ingester::IngesterClient* ingesters_;
   validation::TenantRateLimiters rate_limiters_;
+  LabelsCache labels_cache_{kMaxKnownLabelStrings};
 };
 
 }  // namespace norn::distributor

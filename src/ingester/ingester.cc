@@ -131,7 +131,7 @@ absl::StatusOr<IngesterOptions> IngesterOptions::FromConfig(const config::Config
 Stream* Instance::GetOrCreate(const Labels& labels, Fingerprint fp, int64_t now_ns,
                               size_t max_streams, bool* created) {
   std::lock_guard lock(mu_);
-  return GetOrCreateLocked(labels, fp, now_ns, max_streams, created);
+  return GetOrCreateLocked(StreamBatch{&labels, fp, {}, {}}, now_ns, max_streams, created);
 }
 
 void Instance::GetOrCreateAll(std::span<const StreamBatch> batches, int64_t now_ns,
@@ -142,17 +142,29 @@ void Instance::GetOrCreateAll(std::span<const StreamBatch> batches, int64_t now_
   std::lock_guard lock(mu_);
   for (size_t i = 0; i < batches.size(); ++i) {
     bool created;
-    out[i] = GetOrCreateLocked(*batches[i].labels, batches[i].fingerprint, now_ns, max_streams,
-                               &created);
+    out[i] = GetOrCreateLocked(batches[i], now_ns, max_streams, &created);
   }
 }
 
-Stream* Instance::GetOrCreateLocked(const Labels& labels, Fingerprint fp, int64_t now_ns,
-                                    size_t max_streams, bool* created) {
+Stream* Instance::GetOrCreateLocked(const StreamBatch& batch, int64_t now_ns, size_t max_streams,
+                                    bool* created) {
   *created = false;
+  const Fingerprint fp = batch.fingerprint;
   auto it = streams_.find(fp);
   if (it != streams_.end()) return it->second.get();
   if (max_streams > 0 && streams_.size() >= max_streams) return nullptr;
+  Labels parsed;
+  if (batch.labels == nullptr) {
+    absl::StatusOr<Labels> from_text = validation::ParseStreamLabels(batch.labels_text);
+    if (!from_text.ok() || from_text->Hash() != fp) {
+      NORN_LOG(Error)
+          .Msg("stream labels do not match the fingerprint the distributor sent")
+          .Kv("labels", batch.labels_text);
+      return nullptr;
+    }
+    parsed = *std::move(from_text);
+  }
+  const Labels& labels = batch.labels != nullptr ? *batch.labels : parsed;
   auto stream = std::make_unique<Stream>(labels, fp, now_ns);
   Stream* raw = stream.get();
   streams_.emplace(fp, std::move(stream));
@@ -510,7 +522,7 @@ absl::Status Ingester::Push(std::string_view tenant, std::span<const StreamBatch
     for (size_t i = 0; i < streams.size(); ++i) {
       if (accepted_of(i).empty())
         continue;
-      tail_inputs.push_back({streams[i].labels, streams[i].fingerprint, accepted_of(i)});
+      tail_inputs.push_back({&stream_of[i]->labels(), streams[i].fingerprint, accepted_of(i)});
     }
     tails_.Notify(tenant, tail_inputs);
   }

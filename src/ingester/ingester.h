@@ -46,9 +46,13 @@ namespace norn::ingester {
 // One stream's part of a push, already validated by the distributor. Views are valid for the
 // duration of the Push() call only.
 struct StreamBatch {
+  // The stream's labels, or null when the distributor knew its label string from an earlier
+  // push and did not parse it again: `labels_text` is then parsed only to create a stream the
+  // ingester does not hold.
   const Labels* labels = nullptr;
   Fingerprint fingerprint = 0;
   std::span<const wal::EntryView> entries;
+  std::string_view labels_text;
 };
 
 // What the distributor talks to: an ingester in this process, or (later) one over gRPC.
@@ -196,7 +200,8 @@ class Instance {
   Stream* GetOrCreate(const Labels& labels, Fingerprint fp, int64_t now_ns, size_t max_streams,
                       bool* created);
   // GetOrCreate for each of a push's streams in order, under one lock: out[i] is batches[i]'s
-  // stream, or null when over `max_streams`.
+  // stream, or null when over `max_streams` (or when a label string the distributor accepted
+  // before does not parse, which cannot happen unless it was mistaken for another).
   void GetOrCreateAll(std::span<const StreamBatch> batches, int64_t now_ns, size_t max_streams,
                       std::vector<Stream*>& out);
   // The stream with fingerprint `fp`, or null.
@@ -209,8 +214,8 @@ class Instance {
   size_t size();
 
  private:
-  Stream* GetOrCreateLocked(const Labels& labels, Fingerprint fp, int64_t now_ns,
-                            size_t max_streams, bool* created);  // mu_ held
+  Stream* GetOrCreateLocked(const StreamBatch& batch, int64_t now_ns, size_t max_streams,
+                            bool* created);  // mu_ held
 
   const std::string tenant_;
   std::mutex mu_;

@@ -43,7 +43,7 @@ class IngesterTest : public ::testing::Test {
                          const std::vector<std::pair<int64_t, std::string>>& lines) {
     std::vector<wal::EntryView> views;
     for (const auto& [ts, line] : lines) views.push_back(wal::EntryView{ts, line, {}});
-    StreamBatch batch{&labels, labels.Hash(), views};
+    StreamBatch batch{&labels, labels.Hash(), views, {}};
     return ing_->Push(tenant, std::span<const StreamBatch>(&batch, 1));
   }
 
@@ -172,6 +172,24 @@ TEST_F(IngesterTest, StreamLimit) {
   // Existing streams still accept data; other tenants have their own count.
   EXPECT_TRUE(PushLines("t", Labels({{"s", "1"}}), {{kT0 + 1, "y"}}).ok());
   EXPECT_TRUE(PushLines("u", Labels({{"s", "3"}}), {{kT0, "x"}}).ok());
+}
+
+// A stream the distributor knew by its label string comes without parsed labels: the
+// ingester parses the string only to create the stream, and then holds the same label set
+// (empty values dropped) as a parsed push would have made.
+TEST_F(IngesterTest, StreamsKnownByTheirLabelStringAreCreatedFromIt) {
+  StartIngester();
+  const Labels want({{"app", "a"}, {"pod", "p-1"}});
+  const wal::EntryView first[] = {wal::EntryView{kT0, "one", {}}};
+  StreamBatch by_text{nullptr, want.Hash(), first, R"({pod="p-1", app="a", team=""})"};
+  ASSERT_TRUE(ing_->Push("t", std::span<const StreamBatch>(&by_text, 1)).ok());
+  // Once the stream exists its string is not read again.
+  const wal::EntryView second[] = {wal::EntryView{kT0 + 1, "two", {}}};
+  StreamBatch known{nullptr, want.Hash(), second, "not parsed"};
+  ASSERT_TRUE(ing_->Push("t", std::span<const StreamBatch>(&known, 1)).ok());
+  EXPECT_THAT(MemoryEntries("t"),
+              ::testing::ElementsAre(want.ToString() + " " + std::to_string(kT0) + " one",
+                                     want.ToString() + " " + std::to_string(kT0 + 1) + " two"));
 }
 
 TEST_F(IngesterTest, PerStreamRateLimit) {

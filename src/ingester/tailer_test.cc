@@ -175,12 +175,12 @@ TEST(IngesterTailTest, OffersOnlyAcceptedEntries) {
     Labels lx{{"job", "x"}};
     std::string l1 = "first", l2 = "second";
     std::vector<wal::EntryView> v1 = {{1000, l1, {}}, {2000, l2, {}}};
-    StreamBatch b1{&lx, lx.Hash(), v1};
+    StreamBatch b1{&lx, lx.Hash(), v1, {}};
     ASSERT_TRUE(ing.Push("a", std::span<const StreamBatch>(&b1, 1)).ok());
     // An exact duplicate is not stored again, so not tailed again either.
     std::string l3 = "third";
     std::vector<wal::EntryView> v2 = {{2000, l2, {}}, {3000, l3, {}}};
-    StreamBatch b2{&lx, lx.Hash(), v2};
+    StreamBatch b2{&lx, lx.Hash(), v2, {}};
     ASSERT_TRUE(ing.Push("a", std::span<const StreamBatch>(&b2, 1)).ok());
     // Other tenant: not seen.
     ASSERT_TRUE(ing.Push("b", std::span<const StreamBatch>(&b1, 1)).ok());

@@ -91,7 +91,7 @@ class EntrySourceTest : public ::testing::Test {
           views.push_back(wal::EntryView{ts, lines[j], {}});
           want_bytes_[std::string(labels.Get("app"))] += static_cast<int64_t>(lines[j].size());
         }
-        ingester::StreamBatch batch{&labels, labels.Hash(), views};
+        ingester::StreamBatch batch{&labels, labels.Hash(), views, {}};
         ASSERT_TRUE(ing.Push("fake", std::span<const ingester::StreamBatch>(&batch, 1)).ok());
       }
       ASSERT_TRUE(ing.FlushAll().ok());
@@ -307,7 +307,7 @@ class BlockReadTest : public ::testing::Test {
         std::vector<wal::EntryView> views;
         for (size_t j = 0; j < lines.size(); ++j)
           views.push_back(wal::EntryView{times[j], lines[j], {}});
-        ingester::StreamBatch batch{&labels, labels.Hash(), views};
+        ingester::StreamBatch batch{&labels, labels.Hash(), views, {}};
         ASSERT_TRUE(ing.Push("fake", std::span<const ingester::StreamBatch>(&batch, 1)).ok());
       }
       ASSERT_TRUE(ing.FlushAll().ok());
@@ -559,7 +559,7 @@ TEST(RetainedChunkTest, LimitedReadsGiveEntriesInMemoryAndStoreOnce) {
   std::vector<wal::EntryView> views;
   for (int j = 0; j < kEntries; ++j) lines.push_back(absl::StrCat("retained line ", j));
   for (int j = 0; j < kEntries; ++j) views.push_back(wal::EntryView{kT0 + j * kSec, lines[j], {}});
-  ingester::StreamBatch batch{&labels, labels.Hash(), views};
+  ingester::StreamBatch batch{&labels, labels.Hash(), views, {}};
   ASSERT_TRUE(ing.Push("fake", std::span<const ingester::StreamBatch>(&batch, 1)).ok());
   ASSERT_TRUE(ing.FlushAll().ok());
   std::unique_ptr<Querier> querier = StoreQuerier(store, nullptr, &ing);

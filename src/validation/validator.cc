@@ -50,9 +50,16 @@ std::string HumanBytes(uint64_t bytes) {
                 : absl::StrFormat("%.0f %s", v, kUnits[unit]);
 }
 
+absl::StatusOr<Labels> ParseStreamLabels(std::string_view labels_text) {
+  absl::StatusOr<Labels> parsed = ParseLabels(labels_text);
+  if (!parsed.ok())
+    return parsed.status();
+  return DropEmptyValues(*std::move(parsed));
+}
+
 Rejection ValidateLabels(const config::TenantLimits& limits, std::string_view labels_text,
                          Labels* labels) {
-  auto parsed = ParseLabels(labels_text);
+  auto parsed = ParseStreamLabels(labels_text);
   if (!parsed.ok()) {
     if (absl::StrContains(parsed.status().message(), "duplicate label name")) {
       std::string_view msg = SV(parsed.status().message());
@@ -65,7 +72,7 @@ Rejection ValidateLabels(const config::TenantLimits& limits, std::string_view la
                                 "' with error: ", parsed.status().message()),
                    kInvalidLabels);
   }
-  *labels = DropEmptyValues(*std::move(parsed));
+  *labels = *std::move(parsed);
   return ValidateParsedLabels(limits, *labels, labels_text);
 }
 

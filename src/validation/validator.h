@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/labels.h"
 #include "config/config.h"
 
@@ -43,6 +44,10 @@ struct Rejection {
   std::string_view reason;
   bool ok() const { return status.ok(); }
 };
+
+// The label set a stream's label string names: parsed, with empty values dropped (they mean
+// "no label", as in Loki). Errors are ParseLabels's.
+absl::StatusOr<Labels> ParseStreamLabels(std::string_view labels_text);
 
 // Parses and validates a stream's label string (`{a="b"}` as protobuf pushes send it) or checks
 // already-built labels (JSON/OTLP pushes). On success `labels` holds the parsed set.
