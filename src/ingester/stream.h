@@ -8,7 +8,7 @@
 #pragma once
 
 #include <atomic>
-#include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,16 +39,20 @@ class Stream {
  public:
   Stream(Labels labels, Fingerprint fp, int64_t now_ns)
       : labels_(std::move(labels)),
-        labels_text_(labels_.ToString()),
         fp_(fp),
         rate_limiter_(0, 0, now_ns) {}
 
   const Labels& labels() const { return labels_; }
-  const std::string& labels_text() const { return labels_text_; }
+  // `{a="b", c="d"}`, made when asked (error messages only: kept per stream it was 2.5 MB
+  // with 20,000 streams).
+  std::string labels_text() const { return labels_.ToString(); }
   Fingerprint fingerprint() const { return fp_; }
 
   std::mutex mu;
-  std::deque<ChunkDesc> chunks;                     // Guarded by mu; oldest first.
+  // Guarded by mu; oldest first. A list: the flush loop keeps pointers to chunks while pushes
+  // add more, and an empty one allocates nothing (a deque allocated ~600 bytes up front, 12 MB
+  // with 20,000 streams).
+  std::list<ChunkDesc> chunks;
   int64_t newest_ts = INT64_MIN;                    // Guarded by mu.
   absl::Time last_push;                             // Guarded by mu.
   // This stream's share of Ingester::head_memory_ (its open chunk's HeadMemoryBytes() when last
@@ -61,7 +65,6 @@ class Stream {
 
  private:
   const Labels labels_;
-  const std::string labels_text_;
   const Fingerprint fp_;
   validation::TokenBucket rate_limiter_;
 };
