@@ -49,7 +49,9 @@ Metrics& M() {
 // runtime overrides may have changed since); when not, the push validates it in full for
 // Loki's message. The label names' grammar does not depend on limits.
 bool Fits(const KnownLabels& k, const config::TenantLimits& limits) {
-  auto within = [](uint32_t v, int limit) { return limit <= 0 || v <= static_cast<uint32_t>(limit); };
+  auto within = [](uint32_t v, int limit) {
+    return limit <= 0 || v <= static_cast<uint32_t>(limit);
+  };
   return k.names > 0 && within(k.names, limits.max_label_names_per_series) &&
          within(k.longest_name, limits.max_label_name_length) &&
          within(k.longest_value, limits.max_label_value_length);
@@ -235,11 +237,11 @@ absl::Status Distributor::Push(std::string_view tenant, const loghttp::PushReque
     std::vector<ingester::StreamBatch> batches;
     batches.reserve(accepted.size());
     for (const Accepted& a : accepted) {
-      batches.push_back(ingester::StreamBatch{
-          a.labels, a.fingerprint,
-          std::span<const wal::EntryView>(entries.data() + a.range.begin,
-                                          a.range.end - a.range.begin),
-          a.text});
+      batches.push_back(
+          ingester::StreamBatch{a.labels, a.fingerprint,
+                                std::span<const wal::EntryView>(entries.data() + a.range.begin,
+                                                                a.range.end - a.range.begin),
+                                a.text});
     }
     M().appends.WithLabels({"local"}).Inc();
     absl::Status st = ingesters_->Push(tenant, batches);

@@ -36,7 +36,8 @@ class DistributorTest : public ::testing::Test {
  protected:
   DistributorTest()
       : limits_(std::make_shared<config::TenantLimits>()),
-        distributor_(false, [this](std::string_view) { return limits_; }, &ingesters_) {}
+        distributor_(
+            false, [this](std::string_view) { return limits_; }, &ingesters_) {}
 
   // A push of one line to each stream named by its label string (as protobuf pushes send it).
   absl::Status Push(const std::vector<std::string_view>& label_texts) {
@@ -64,7 +65,8 @@ TEST_F(DistributorTest, KnownLabelStringsSkipParsingButKeepTheirFingerprint) {
   EXPECT_TRUE(ingesters_.seen[0].with_labels);
   EXPECT_TRUE(ingesters_.seen[1].with_labels);
   EXPECT_FALSE(ingesters_.seen[2].with_labels);
-  for (const auto& s : ingesters_.seen) EXPECT_EQ(s.fingerprint, fp) << s.text;
+  for (const auto& s : ingesters_.seen)
+    EXPECT_EQ(s.fingerprint, fp) << s.text;
   EXPECT_EQ(ingesters_.seen[2].text, R"({pod="p-0123456789", app="a"})");
 }
 

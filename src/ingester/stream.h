@@ -38,9 +38,7 @@ struct ChunkDesc {
 class Stream {
  public:
   Stream(Labels labels, Fingerprint fp, int64_t now_ns)
-      : labels_(std::move(labels)),
-        fp_(fp),
-        rate_limiter_(0, 0, now_ns) {}
+      : labels_(std::move(labels)), fp_(fp), rate_limiter_(0, 0, now_ns) {}
 
   const Labels& labels() const { return labels_; }
   // `{a="b", c="d"}`, made when asked (error messages only: kept per stream it was 2.5 MB
