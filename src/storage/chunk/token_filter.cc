@@ -98,14 +98,13 @@ inline bool Saturated(uint64_t ones, uint64_t nbits) {
   return static_cast<double>(ones) / static_cast<double>(nbits) > kMaxUsefulFill;
 }
 
-// The k=1 filter into `map` (nbits entries). Returns false as soon as it is saturated, so a
-// block full of random fields (hex ids...) stops after a few times nbits grams, not all. The
-// check runs about every nbits grams: an eighth of a gram's work per gram at most.
+// Sets the map entry of each gram starting in [p, end).
+inline void InsertGramsK1(const char* p, const char* end, uint8_t* map, uint64_t nbits) {
+  for (; p < end; ++p)
+    map[Reduce(static_cast<uint32_t>(HashGram(LoadGram(p)) >> 32), nbits)] = 1;
+}
+
 #if defined(__x86_64__)
-// InsertK1Map for eight grams at a time: the 64-bit multiply of HashGram and the range
-// reduction, done in 32-bit lanes, give exactly the scalar bits (AVX2 has no 64-bit lane
-// multiply, so each is assembled from 32x32->64 products). Building the filter was a twelfth of
-// the ingest CPU; this does it in about half the time.
 // The high 32 bits of the 64-bit product of each 32-bit lane of `a` with the 32-bit value `b`
 // holds in each 64-bit lane.
 __attribute__((target("avx2"), always_inline)) inline __m256i MulHi32(__m256i a, __m256i b,
@@ -115,8 +114,12 @@ __attribute__((target("avx2"), always_inline)) inline __m256i MulHi32(__m256i a,
   return _mm256_or_si256(even, odd);
 }
 
-__attribute__((target("avx2"))) bool InsertK1MapAvx2(std::span<const std::string_view> lines,
-                                                     uint8_t* map, uint64_t nbits) {
+// InsertGramsK1 for a line's grams, eight at a time: the 64-bit multiply of HashGram and the
+// range reduction, done in 32-bit lanes, give exactly the scalar entries (AVX2 has no 64-bit
+// lane multiply, so each is assembled from 32x32->64 products). Building the filter was a
+// twelfth of the ingest CPU; this takes about two thirds of the scalar time.
+__attribute__((target("avx2"))) void InsertLineK1Avx2(std::string_view line, uint8_t* map,
+                                                      uint64_t nbits) {
   // Gram j of eight starts at byte j: lane 0 (grams 0-3) reads bytes 0-6, lane 1 (grams 4-7)
   // bytes 4-10 of the same 16 bytes, broadcast into both lanes.
   const __m256i grams_of = _mm256_setr_epi8(0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6,  //
@@ -127,51 +130,45 @@ __attribute__((target("avx2"))) bool InsertK1MapAvx2(std::span<const std::string
   const __m256i n = _mm256_set1_epi64x(static_cast<int64_t>(nbits));
   const __m256i odd_lanes = _mm256_set1_epi64x(static_cast<int64_t>(0xFFFFFFFF00000000ULL));
   alignas(32) uint32_t bit[8];
-  uint64_t since_check = 0;
-  for (std::string_view line : lines) {
-    if (line.size() < TokenFilter::kGramSize)
-      continue;
-    const char* p = line.data();
-    const char* line_end = p + line.size();
-    const char* end = line_end - TokenFilter::kGramSize + 1;
-    since_check += static_cast<uint64_t>(end - p);
-    for (; p + 16 <= line_end; p += 8) {
-      const __m256i bytes =
-          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-      const __m256i g = _mm256_shuffle_epi8(bytes, grams_of);
-      // High half of gram * kMul mod 2^64: gram * hi + (gram * lo) >> 32, mod 2^32.
-      const __m256i h =
-          _mm256_add_epi32(_mm256_mullo_epi32(g, mul_hi), MulHi32(g, mul_lo, odd_lanes));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(bit), MulHi32(h, n, odd_lanes));  // Reduce
-      for (uint32_t b : bit)
-        map[b] = 1;
-    }
-    for (; p < end; ++p)
-      map[Reduce(static_cast<uint32_t>(HashGram(LoadGram(p)) >> 32), nbits)] = 1;
-    if (since_check >= nbits) {
-      since_check = 0;
-      if (Saturated(CountMap(map, nbits), nbits))
-        return false;
-    }
+  const char* p = line.data();
+  const char* line_end = p + line.size();
+  for (; p + 16 <= line_end; p += 8) {
+    const __m256i bytes =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256i g = _mm256_shuffle_epi8(bytes, grams_of);
+    // High half of gram * kMul mod 2^64: gram * hi + (gram * lo) >> 32, mod 2^32.
+    const __m256i h =
+        _mm256_add_epi32(_mm256_mullo_epi32(g, mul_hi), MulHi32(g, mul_lo, odd_lanes));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bit), MulHi32(h, n, odd_lanes));  // Reduce
+    for (uint32_t b : bit)
+      map[b] = 1;
   }
-  return true;
+  InsertGramsK1(p, line_end - TokenFilter::kGramSize + 1, map, nbits);
 }
 #endif
 
+// The k=1 filter into `map` (nbits entries). Returns false as soon as it is saturated, so a
+// block full of random fields (hex ids...) stops after a few times nbits grams, not all. The
+// check runs about every nbits grams: an eighth of a gram's work per gram at most.
 bool InsertK1Map(std::span<const std::string_view> lines, uint8_t* map, uint64_t nbits) {
 #if defined(__x86_64__)
-  if (CpuHasAvx2())
-    return InsertK1MapAvx2(lines, map, nbits);
+  const bool avx2 = CpuHasAvx2();
+#else
+  constexpr bool avx2 = false;
 #endif
   uint64_t since_check = 0;
   for (std::string_view line : lines) {
     if (line.size() < TokenFilter::kGramSize)
       continue;
-    const char* p = line.data();
-    const char* end = p + line.size() - TokenFilter::kGramSize + 1;
-    since_check += static_cast<uint64_t>(end - p);
-    for (; p < end; ++p)
-      map[Reduce(static_cast<uint32_t>(HashGram(LoadGram(p)) >> 32), nbits)] = 1;
+    since_check += line.size() - TokenFilter::kGramSize + 1;
+    if (avx2) {
+#if defined(__x86_64__)
+      InsertLineK1Avx2(line, map, nbits);
+#endif
+    } else {
+      InsertGramsK1(line.data(), line.data() + line.size() - TokenFilter::kGramSize + 1, map,
+                    nbits);
+    }
     if (since_check >= nbits) {
       since_check = 0;
       if (Saturated(CountMap(map, nbits), nbits))
