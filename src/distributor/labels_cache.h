@@ -1,7 +1,8 @@
 // LabelsCache: what the distributor keeps of the label strings it has parsed and accepted, so
 // that the same string in a later push is neither parsed nor hashed again. Clients send each
 // stream's labels as text with every push (protobuf `labels`); with thousands of streams per
-// push, parsing them into owned label sets was an eighth of the ingest CPU.
+// push, parsing them into owned label sets, hashing and freeing them took a fifth of the
+// ingest CPU.
 //
 // An entry holds the stream's fingerprint and what validation needs to check the set against
 // a tenant's current limits (how many names, the longest name and value); the label set itself

@@ -703,7 +703,7 @@ absl::Status PlanRead(Querier* querier, const std::string& tenant, const SourceL
 absl::Status ReadUnits(Querier* querier, const std::string& tenant,
                        const logql_engine::SelectParams& params, ReadPlan& plan,
                        const std::function<bool()>& stop, logql_engine::SourceStats& stats,
-                       const TenantEntrySource::EmitToPipe& emit_to) {
+                       const TenantEntrySource::EmitBatch& emit) {
   // The working batch: its buffers go to the pipe with each full batch, and it gets an emptied
   // one back; it starts from, and ends in, SpareBatches.
   EntryBatch entries = std::move(*SpareBatches().Take());
@@ -740,7 +740,7 @@ absl::Status ReadUnits(Querier* querier, const std::string& tenant,
   auto push = [&](StreamIterators& s) {
     const size_t id = stream_no++;
     return MergeAndPush(
-        s, plan.opts.direction, [&](const Labels& l, EntryBatch& b) { return emit_to(l, id, b); },
+        s, plan.opts.direction, [&](const Labels& l, EntryBatch& b) { return emit(l, id, b); },
         open_pending, params.line_filter.get(), params.max_entries_per_stream, plan.bound, stats,
         entries);
   };
@@ -862,9 +862,9 @@ absl::Status TenantEntrySource::SelectLogsParallel(
   std::atomic<bool> failed{false};  // a reader's error ends the others' work too
   if (n > 1) {
     // Every core has a reader: each pushes straight into its own sink, the caller's thread
-    // being the first reader. A thread per sink in between only added hand-offs (a third of
-    // a short log query's time went to waking threads and queueing batches); readers take
-    // units in turn, so one that finishes early takes on the rest.
+    // being the first reader. A thread per sink in between only added hand-offs (without
+    // them, count and topk queries over 20,000 small streams took 10-20% less CPU); readers
+    // take units in turn, so one that finishes early takes on the rest.
     std::latch finished(static_cast<std::ptrdiff_t>(n - 1));
     auto read = [&](size_t k) {
       logql_engine::EntrySink& sink = *sinks[k];

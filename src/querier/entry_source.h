@@ -52,7 +52,7 @@ class TenantEntrySource : public logql_engine::EntrySource {
 
   // `emit(labels, stream number, batch)` takes a batch's entries (leaving it empty) and
   // returns false when that stream is no longer wanted.
-  using EmitToPipe = std::function<bool(const Labels&, size_t, internal::EntryBatch&)>;
+  using EmitBatch = std::function<bool(const Labels&, size_t, internal::EntryBatch&)>;
 
  private:
   Querier* querier_;
