@@ -99,6 +99,33 @@ class PushFormatsTest(unittest.TestCase):
                      ('{service_name="cart"}', "otlp line")]:
             self.assertIn(want, got)
 
+    def test_known_label_strings_after_their_stream_left_memory(self):
+        # The distributor remembers a label string it accepted and stops parsing it; once
+        # /flush has released the stream, the next push with that string makes the ingester
+        # create the stream again from the text alone.
+        text = '{job="again", app="y", team=""}'
+
+        def push(ts, line):
+            pb = snappy_literal(encode_push_request([(text, [(ts, line)])]))
+            self.assertEqual(self.push(pb, {"Content-Type": "application/x-protobuf"})[0], 204)
+
+        def streams_created():
+            _, metrics, _ = self.n.get("/metrics")
+            for line in metrics.decode().splitlines():
+                if line.startswith("loki_ingester_streams_created_total "):
+                    return float(line.split()[1])
+            self.fail("no loki_ingester_streams_created_total")
+
+        push(T0 + 1, "before the flush")
+        push(T0 + 2, "known string, same stream")
+        self.assertEqual(self.n.request("POST", "/flush")[0], 204)
+        created = streams_created()
+        push(T0 + 3, "after the flush")
+        self.assertEqual(streams_created(), created + 1)
+        self.assertEqual(self.n.request("POST", "/flush")[0], 204)
+        lines = sorted(e["line"] for e in dump(self.n) if e["stream"] == '{app="y", job="again"}')
+        self.assertEqual(lines, ["after the flush", "before the flush", "known string, same stream"])
+
     def test_unsupported_encoding(self):
         status, body, _ = self.push(b"{}", {"Content-Type": "application/json",
                                             "Content-Encoding": "br"})
