@@ -161,10 +161,13 @@ absl::Status Distributor::Push(std::string_view tenant, const loghttp::PushReque
     std::string text_storage;
     std::string_view stream_text;
     validation::Rejection r;
-    std::optional<KnownLabels> known_labels;
+    Fingerprint fingerprint = 0;
+    // A known string: the ingester gets the text, not parsed labels.
+    bool by_text = false;
     if (!stream.labels.has_value() && known[i].has_value() && Fits(*known[i], *limits)) {
       stream_text = stream.labels_text;
-      known_labels = known[i];
+      fingerprint = known[i]->fingerprint;
+      by_text = true;
     } else if (stream.labels.has_value()) {
       text_storage = stream.labels->ToString();
       stream_text = text_storage;
@@ -176,12 +179,14 @@ absl::Status Distributor::Push(std::string_view tenant, const loghttp::PushReque
       }
       if (kept.size() != parsed.size()) parsed = Labels(std::move(kept));
       r = validation::ValidateParsedLabels(*limits, parsed, stream_text);
+      if (r.ok())
+        fingerprint = parsed.Hash();
     } else {
       stream_text = stream.labels_text;
       r = validation::ValidateLabels(*limits, stream.labels_text, &parsed);
       if (r.ok()) {
-        known_labels = KnownLabels::Of(parsed);
-        learned.emplace_back(keys[i], *known_labels);
+        learned.emplace_back(keys[i], KnownLabels::Of(parsed));
+        fingerprint = learned.back().second.fingerprint;
       }
     }
     if (!r.ok()) {
@@ -211,15 +216,12 @@ absl::Status Distributor::Push(std::string_view tenant, const loghttp::PushReque
     }
     range.end = entries.size();
     if (range.end > range.begin) {
-      if (known_labels.has_value() && parsed.empty()) {
-        // Known by its string: the ingester parses the string if it needs the labels.
-        accepted.push_back(Accepted{nullptr, stream.labels_text, known_labels->fingerprint, range});
-      } else {
+      const Labels* parsed_labels = nullptr;  // by text: parsed by the ingester if it must
+      if (!by_text) {
         labels.push_back(std::move(parsed));
-        const Fingerprint fp =
-            known_labels.has_value() ? known_labels->fingerprint : labels.back().Hash();
-        accepted.push_back(Accepted{&labels.back(), stream.labels_text, fp, range});
+        parsed_labels = &labels.back();
       }
+      accepted.push_back(Accepted{parsed_labels, stream.labels_text, fingerprint, range});
     }
   }
   labels_cache_.InsertAll(learned);

@@ -331,6 +331,24 @@ class BlockReadTest : public ::testing::Test {
     return LimitedLogs(*querier_, query, limit, direction, read);
   }
 
+  // The same backward read twice (the second can use what the first cached), both answered.
+  struct TwoReads {
+    logql_engine::QueryResult first, second;
+    logql_engine::SourceStats first_read, second_read;
+  };
+  TwoReads ReadTwice(const std::string& query, uint32_t limit) {
+    TwoReads t;
+    auto a = Logs(query, limit, logql_engine::Direction::kBackward, &t.first_read);
+    auto b = Logs(query, limit, logql_engine::Direction::kBackward, &t.second_read);
+    EXPECT_TRUE(a.ok()) << a.status();
+    EXPECT_TRUE(b.ok()) << b.status();
+    if (a.ok())
+      t.first = *std::move(a);
+    if (b.ok())
+      t.second = *std::move(b);
+    return t;
+  }
+
   TestDir dir_{"norn-block-read"};
   std::shared_ptr<objstore::FaultInjectingObjectClient> store_;
   std::unique_ptr<Querier> querier_;
@@ -419,11 +437,9 @@ TEST_F(BlockReadTest, IndexesAndBlocksGoThroughTheChunkCache) {
   options.enabled = true;
   auto cache = std::make_shared<cache::LruCache>("chunks", options);
   querier_ = StoreQuerier(store_, cache);
-  logql_engine::SourceStats first, second;
-  auto a = Logs("{app=\"b\"} |= \"error\"", 300, logql_engine::Direction::kBackward, &first);
-  auto b = Logs("{app=\"b\"} |= \"error\"", 300, logql_engine::Direction::kBackward, &second);
-  ASSERT_TRUE(a.ok()) << a.status();
-  ASSERT_TRUE(b.ok()) << b.status();
+  const TwoReads t = ReadTwice("{app=\"b\"} |= \"error\"", 300);
+  const logql_engine::SourceStats& first = t.first_read;
+  const logql_engine::SourceStats& second = t.second_read;
   EXPECT_GT(first.store_chunk.compressed_bytes, 0);
   EXPECT_GT(first.chunk_cache_bytes_sent, 0);
   EXPECT_EQ(second.store_chunk.compressed_bytes, 0);
@@ -431,7 +447,7 @@ TEST_F(BlockReadTest, IndexesAndBlocksGoThroughTheChunkCache) {
   // The 9 chunk tails (with the indexes) and every block read after them are found.
   EXPECT_GT(second.chunk_cache_entries_found, 9);
   EXPECT_EQ(second.chunk_cache_entries_found, second.chunk_cache_entries_requested);
-  EXPECT_EQ(SameLines(*a, *b), 300u);
+  EXPECT_EQ(SameLines(t.first, t.second), 300u);
 }
 
 // Without a chunk cache, the in-process index cache keeps what the tails held of the chunks'
@@ -444,36 +460,26 @@ TEST_F(BlockReadTest, ChunkIndexesGoThroughTheIndexCacheWithoutAChunkCache) {
       options, nullptr,
       std::make_shared<indexgateway::StoreIndexClient>(indexgateway::StoreIndexOptions{}, store_),
       store_, nullptr);
-  logql_engine::SourceStats first, second;
-  auto a =
-      Logs("{app=\"b\"} |= \"f3a1e0c9d2b84b7e\"", 100, logql_engine::Direction::kBackward, &first);
-  auto b =
-      Logs("{app=\"b\"} |= \"f3a1e0c9d2b84b7e\"", 100, logql_engine::Direction::kBackward, &second);
-  ASSERT_TRUE(a.ok()) << a.status();
-  ASSERT_TRUE(b.ok()) << b.status();
-  EXPECT_TRUE(a->streams.empty());
-  EXPECT_TRUE(b->streams.empty());
+  const TwoReads needle = ReadTwice("{app=\"b\"} |= \"f3a1e0c9d2b84b7e\"", 100);
+  const logql_engine::SourceStats& first = needle.first_read;
+  const logql_engine::SourceStats& second = needle.second_read;
+  EXPECT_TRUE(needle.first.streams.empty());
+  EXPECT_TRUE(needle.second.streams.empty());
   EXPECT_EQ(first.chunk_cache_entries_found, 0);
   EXPECT_EQ(first.store_chunks_downloaded, 9);  // every chunk's tail
   EXPECT_EQ(second.store_chunks_downloaded, 0);
   EXPECT_EQ(second.chunk_cache_entries_found, 9);
   EXPECT_LT(second.store_chunk.compressed_bytes, first.store_chunk.compressed_bytes);
 
-  logql_engine::SourceStats limited_first, limited_second;
-  auto c =
-      Logs("{app=\"b\"} |= \"error\"", 300, logql_engine::Direction::kBackward, &limited_first);
-  auto d =
-      Logs("{app=\"b\"} |= \"error\"", 300, logql_engine::Direction::kBackward, &limited_second);
-  ASSERT_TRUE(c.ok()) << c.status();
-  ASSERT_TRUE(d.ok()) << d.status();
+  const TwoReads limited = ReadTwice("{app=\"b\"} |= \"error\"", 300);
   // A limited read of the same chunks takes their indexes from the cache (filled above); the
   // blocks, which it does not keep, come from the store.
-  for (const auto* read : {&limited_first, &limited_second}) {
+  for (const auto* read : {&limited.first_read, &limited.second_read}) {
     EXPECT_EQ(read->store_chunks_downloaded, 0);
     EXPECT_EQ(read->chunk_cache_entries_found, 9);
     EXPECT_GT(read->store_chunk.compressed_bytes, 0);
   }
-  EXPECT_EQ(SameLines(*c, *d), 300u);
+  EXPECT_EQ(SameLines(limited.first, limited.second), 300u);
 }
 
 // A cache that hands out every value with one byte flipped.

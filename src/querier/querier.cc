@@ -133,8 +133,6 @@ std::vector<std::string> ChunkKeys(std::string_view tenant,
 std::vector<std::optional<std::string>> Querier::CacheFetch(const std::vector<std::string>& keys,
                                                             logql_engine::SourceStats& stats,
                                                             cache::Cache* cache) {
-  if (cache == nullptr)
-    cache = chunk_cache_.get();
   std::vector<std::optional<std::string>> out(keys.size());
   if (cache == nullptr || keys.empty())
     return out;
@@ -157,8 +155,6 @@ std::vector<std::optional<std::string>> Querier::CacheFetch(const std::vector<st
 void Querier::CacheStore(const std::vector<std::string>& keys,
                          std::span<const std::string_view> values, logql_engine::SourceStats& stats,
                          cache::Cache* cache) {
-  if (cache == nullptr)
-    cache = chunk_cache_.get();
   if (cache == nullptr || keys.empty())
     return;
   std::vector<std::string_view> key_views(keys.begin(), keys.end());
@@ -171,7 +167,7 @@ std::vector<size_t> Querier::FromChunkCache(
     const std::vector<std::string>& keys, std::vector<std::shared_ptr<const chunk::MemChunk>>& out,
     logql_engine::SourceStats& stats, uint64_t* hit_bytes) {
   std::vector<size_t> missing;
-  std::vector<std::optional<std::string>> values = CacheFetch(keys, stats);
+  std::vector<std::optional<std::string>> values = CacheFetch(keys, stats, chunk_cache_.get());
   for (size_t i = 0; i < keys.size(); ++i) {
     if (values[i].has_value()) {
       *hit_bytes += values[i]->size();
@@ -256,7 +252,7 @@ absl::StatusOr<std::vector<std::shared_ptr<const chunk::MemChunk>>> Querier::Fet
       store_keys.push_back(keys[missing[j]]);
       store_values.push_back(bytes[j].bytes);
     }
-    CacheStore(store_keys, store_values, *stats);
+    CacheStore(store_keys, store_values, *stats, chunk_cache_.get());
   }
   for (size_t j = 0; j < missing.size(); ++j) {
     ASSIGN_OR_RETURN(out[missing[j]], DecodeChunk(std::move(bytes[j]), keys[missing[j]], false));
@@ -477,7 +473,8 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
     std::vector<std::string> block_keys;
     for (const BlockToRead& r : todo)
       block_keys.push_back(BlockCacheKey(*r.key, (*r.block)->meta().offset));
-    std::vector<std::optional<std::string>> cached = CacheFetch(block_keys, *stats);
+    std::vector<std::optional<std::string>> cached =
+        CacheFetch(block_keys, *stats, chunk_cache_.get());
     std::vector<BlockToRead> still;
     for (size_t k = 0; k < todo.size(); ++k) {
       std::shared_ptr<const chunk::Block>& b = *todo[k].block;
@@ -549,7 +546,7 @@ absl::Status Querier::FetchBlockData(std::span<const BlockToRead> reads,
       store_keys.push_back(BlockCacheKey(*r.key, (*r.block)->meta().offset));
       store_values.push_back((*r.block)->data());
     }
-    CacheStore(store_keys, store_values, *stats);
+    CacheStore(store_keys, store_values, *stats, chunk_cache_.get());
   }
   return absl::OkStatus();
 }

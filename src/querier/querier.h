@@ -145,15 +145,14 @@ class Querier {
                                                                   int64_t end_ns);
 
  private:
-  // Looks `keys` up in `cache` (the chunk cache unless given) in one batch (the request, keys
-  // and bytes received counted in `stats`): element i holds keys[i]'s value if there was one.
+  // Looks `keys` up in `cache` (none: all misses) in one batch (the request, keys and bytes
+  // received counted in `stats`): element i holds keys[i]'s value if there was one.
   std::vector<std::optional<std::string>> CacheFetch(const std::vector<std::string>& keys,
                                                      logql_engine::SourceStats& stats,
-                                                     cache::Cache* cache = nullptr);
-  // Stores keys[i] -> values[i] in `cache` (the chunk cache unless given; bytes sent counted in
-  // `stats`).
+                                                     cache::Cache* cache);
+  // Stores keys[i] -> values[i] in `cache` (none: nothing; bytes sent counted in `stats`).
   void CacheStore(const std::vector<std::string>& keys, std::span<const std::string_view> values,
-                  logql_engine::SourceStats& stats, cache::Cache* cache = nullptr);
+                  logql_engine::SourceStats& stats, cache::Cache* cache);
   // Fills `out[i]` for each key found in the chunk cache (hit bytes added to `hit_bytes`) and
   // returns the indexes of the others.
   std::vector<size_t> FromChunkCache(const std::vector<std::string>& keys,
