@@ -62,6 +62,7 @@ class InstrumentedCache final : public Cache {
   }
 
   std::string_view Name() const override { return name_; }
+  uint64_t CapacityBytes() const override { return inner_->CapacityBytes(); }
   void Stop() override { inner_->Stop(); }
 
  private:

@@ -21,6 +21,7 @@
 // Thread safety: every method is safe to call concurrently from any number of threads.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -56,6 +57,10 @@ class Cache {
   virtual FetchResult Fetch(std::span<const std::string_view> keys) = 0;
   // The name given at construction; it labels the cache's metrics and log lines.
   virtual std::string_view Name() const = 0;
+  // Bytes of keys and values the cache holds at most, when it knows (the embedded LRU with
+  // max_size_mb); 0 when it does not (memcached, an entry-count limit only). Readers use it to
+  // keep one large read from replacing everything the cache holds.
+  virtual uint64_t CapacityBytes() const { return 0; }
   // Stops background work and drops cached data. Idempotent.
   virtual void Stop() = 0;
 

@@ -75,6 +75,7 @@ LruCache::LruCache(std::string name, const EmbeddedCacheOptions& options, LruCac
   const size_t max_bytes =
       options.max_size_mb > 0 ? static_cast<size_t>(options.max_size_mb) * 1000000 : 0;
   const size_t max_items = options.max_size_items > 0 ? options.max_size_items : 0;
+  max_bytes_ = max_bytes;
 
   int shards = env.shards;
   if (shards <= 0) {

@@ -68,6 +68,7 @@ class LruCache final : public Cache {
              std::span<const std::string_view> values) override;
   FetchResult Fetch(std::span<const std::string_view> keys) override;
   std::string_view Name() const override { return name_; }
+  uint64_t CapacityBytes() const override { return max_bytes_; }
   void Stop() override;
 
   // Removes every expired entry now (the purge thread calls this).
@@ -101,6 +102,7 @@ class LruCache final : public Cache {
   const std::string name_;
   const absl::Duration ttl_;
   const std::function<absl::Time()> now_;
+  size_t max_bytes_ = 0;  // max_size_mb in bytes; 0 = bounded by entries only
   size_t max_item_bytes_ = 0;
   std::vector<std::unique_ptr<Shard>> shards_;
   Metrics metrics_;

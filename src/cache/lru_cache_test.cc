@@ -118,6 +118,7 @@ TEST(LruCacheTest, ItemBound) {
   FetchResult r = c.Fetch(std::vector<std::string>{"k0", "k1", "k2", "k3", "k4"});
   EXPECT_THAT(r.found_keys, ElementsAre("k2", "k3", "k4"));
   EXPECT_EQ(Evicted(reg, "t", "full"), 2);
+  EXPECT_EQ(c.CapacityBytes(), 0u);  // bounded by entries: its size in bytes is not known
 }
 
 TEST(LruCacheTest, TtlExpiryWithInjectedClock) {
@@ -229,6 +230,8 @@ TEST(NewCacheTest, EmbeddedWithGenericMetrics) {
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_NE(*c, nullptr);
   EXPECT_EQ((*c)->Name(), "chunks");
+  // max_size_mb (100 by default) in bytes, through the metrics wrapper.
+  EXPECT_EQ((*c)->CapacityBytes(), 100'000'000u);
   (*c)->Store(std::vector<std::string>{"a", "b"}, std::vector<std::string>{"1", "2"});
   FetchResult r = (*c)->Fetch(std::vector<std::string>{"a", "b", "c"});
   EXPECT_EQ(r.found_keys.size(), 2u);

@@ -432,11 +432,26 @@ absl::Status DecodeYaml(std::string_view text, const ParseOptions& options, Conf
   return absl::OkStatus();
 }
 
+// Loki turns an embedded chunk cache on whenever no other cache is configured for chunks. Norn
+// does so too, unless embedded_cache.enabled is set either way, except over the filesystem
+// store: the kernel's page cache already keeps its chunk files in memory, and a second copy in
+// the process only costs memory and time (a 100 MB cache made the small benchmark's queries
+// take 60% more CPU and 190 MB more memory, docs/caching.md).
+void ApplyChunkCacheDefault(Config& c, const KeyLines& keys) {
+  CacheConfig& cc = c.chunk_store_config.chunk_cache_config;
+  if (keys.contains("chunk_store_config.chunk_cache_config.embedded_cache.enabled"))
+    return;
+  if (!cc.memcached_client.host.empty() || !cc.memcached_client.addresses.empty())
+    return;
+  cc.embedded_cache.enabled = c.schema_config.configs.back().object_store != "filesystem";
+}
+
 absl::Status Finalize(Config& config, const KeyLines& keys, std::string_view source) {
   ApplyCommon(config, keys);
   if (config.schema_config.configs.empty()) {
     config.schema_config.configs.push_back(DefaultPeriod(config));
   }
+  ApplyChunkCacheDefault(config, keys);
   return ValidateImpl(config, keys, source);
 }
 
@@ -448,14 +463,12 @@ Config EmbeddedBase(KeyLines& keys) {
   c.common.ring.kvstore.store = "inmemory";
   c.common.storage.filesystem.chunks_directory = "data/chunks";
   c.common.storage.filesystem.rules_directory = "data/rules";
-  c.chunk_store_config.chunk_cache_config.embedded_cache.enabled = true;
   c.query_range.results_cache.cache.embedded_cache.enabled = true;
   c.query_range.cache_results = true;
   c.analytics.reporting_enabled = false;
   for (const char* k : {"auth_enabled", "common.path_prefix", "common.replication_factor",
                         "common.ring.kvstore.store", "common.storage.filesystem.chunks_directory",
                         "common.storage.filesystem.rules_directory",
-                        "chunk_store_config.chunk_cache_config.embedded_cache.enabled",
                         "query_range.results_cache.cache.embedded_cache.enabled",
                         "query_range.cache_results", "analytics.reporting_enabled"}) {
     keys[k] = 0;

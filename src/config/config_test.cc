@@ -78,12 +78,47 @@ TEST(Defaults, EmbeddedZeroConfig) {
   EXPECT_EQ(c.storage_config.filesystem.directory, "data/chunks");
   EXPECT_EQ(c.compactor.working_directory, "data/compactor");
   EXPECT_EQ(c.storage_config.tsdb_shipper.active_index_directory, "data/tsdb-shipper-active");
-  EXPECT_TRUE(c.chunk_store_config.chunk_cache_config.embedded_cache.enabled);
+  // Over the filesystem store the page cache keeps chunk files in memory (see below).
+  EXPECT_FALSE(c.chunk_store_config.chunk_cache_config.embedded_cache.enabled);
   ASSERT_EQ(c.schema_config.configs.size(), 1u);
   EXPECT_EQ(c.schema_config.configs[0].store, "tsdb");
   EXPECT_EQ(c.schema_config.configs[0].object_store, "filesystem");
   Config copy = c;
   EXPECT_TRUE(Validate(copy).ok());
+}
+
+// As in Loki, an embedded chunk cache is on when nothing else is configured for chunks; Norn
+// leaves it off over the filesystem store, and an explicit `enabled` wins either way.
+TEST(Defaults, EmbeddedChunkCacheUnlessFilesystemOrConfigured) {
+  auto chunk_cache_on = [](const std::string& extra, const std::string& object_store) {
+    auto c = ParseYaml(
+        "schema_config:\n  configs:\n  - from: 2020-10-24\n    store: tsdb\n"
+        "    object_store: " +
+            object_store + "\n    schema: v13\n    index:\n      prefix: index_\n" +
+            "      period: 24h\n" + extra,
+        {});
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() && c->chunk_store_config.chunk_cache_config.embedded_cache.enabled;
+  };
+  EXPECT_TRUE(chunk_cache_on("", "s3"));
+  EXPECT_TRUE(chunk_cache_on("", "aws"));
+  EXPECT_FALSE(chunk_cache_on("", "filesystem"));
+  const std::string off =
+      "chunk_store_config:\n  chunk_cache_config:\n    embedded_cache:\n"
+      "      enabled: false\n";
+  EXPECT_FALSE(chunk_cache_on(off, "s3"));
+  const std::string on =
+      "chunk_store_config:\n  chunk_cache_config:\n    embedded_cache:\n"
+      "      enabled: true\n";
+  EXPECT_TRUE(chunk_cache_on(on, "filesystem"));
+  const std::string memcached =
+      "chunk_store_config:\n  chunk_cache_config:\n"
+      "    memcached_client:\n      host: 127.0.0.1\n";
+  EXPECT_FALSE(chunk_cache_on(memcached, "s3"));
+  // No schema: the fallback period's store decides (filesystem unless S3 is configured).
+  auto bare = ParseYaml("", {});
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  EXPECT_FALSE(bare->chunk_store_config.chunk_cache_config.embedded_cache.enabled);
 }
 
 TEST(Parse, EmptyAndMissingSectionsKeepDefaults) {

@@ -173,6 +173,63 @@ TEST_F(EntrySourceTest, ParallelAndLinelessReadsAreExact) {
   EXPECT_EQ(n, 13u * 6);
 }
 
+// An LRU that says it holds `capacity` bytes (and holds everything, so that what was stored
+// can be told from what was not).
+class SizedCache : public cache::Cache {
+ public:
+  explicit SizedCache(uint64_t capacity)
+      : inner_(std::make_shared<cache::LruCache>("chunks", cache::EmbeddedCacheOptions{})),
+        capacity_(capacity) {}
+  void Store(std::span<const std::string_view> keys,
+             std::span<const std::string_view> values) override {
+    inner_->Store(keys, values);
+  }
+  cache::FetchResult Fetch(std::span<const std::string_view> keys) override {
+    return inner_->Fetch(keys);
+  }
+  std::string_view Name() const override { return "sized"; }
+  uint64_t CapacityBytes() const override { return capacity_; }
+  void Stop() override { inner_->Stop(); }
+
+ private:
+  std::shared_ptr<cache::Cache> inner_;
+  uint64_t capacity_;
+};
+
+// A scan of more chunks than a bounded cache holds stores only the read's share of it (and
+// is answered the same); a cache that does not know its size (memcached) gets every chunk.
+TEST_F(EntrySourceTest, ScansStoreAShareOfABoundedChunkCache) {
+  const std::string query = "sum(count_over_time({app=~\"a.\"} |= \"error\" [1h]))";
+  auto unbounded = std::make_shared<SizedCache>(0);
+  querier_ = StoreQuerier(store_, unbounded);
+  logql_engine::SourceStats all;
+  auto want = Instant(query, &all);
+  ASSERT_TRUE(want.ok()) << want.status();
+  ASSERT_EQ(want->vector.size(), 1u);
+  EXPECT_EQ(want->vector[0].point.v, kStreams * kPerStream / 5);
+  EXPECT_EQ(all.store_chunks_downloaded, 2 * kStreams);
+  EXPECT_EQ(all.chunk_cache_bytes_sent, all.store_chunk.compressed_bytes);
+
+  // Room for about a tenth of the chunks per reader.
+  const uint64_t capacity = Querier::kReadShareOfCache * all.store_chunk.compressed_bytes / 10;
+  querier_ = StoreQuerier(store_, std::make_shared<SizedCache>(capacity));
+  logql_engine::SourceStats first, second;
+  auto a = Instant(query, &first);
+  auto b = Instant(query, &second);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->vector[0].point.v, want->vector[0].point.v);
+  EXPECT_EQ(b->vector[0].point.v, want->vector[0].point.v);
+  EXPECT_GT(first.chunk_cache_bytes_sent, 0);
+  EXPECT_LE(
+      first.chunk_cache_bytes_sent,
+      static_cast<int64_t>(TenantEntrySource::kReaders * capacity / Querier::kReadShareOfCache));
+  // The second scan finds what the first stored and stores a share of the rest.
+  EXPECT_GT(second.chunk_cache_entries_found, 0);
+  EXPECT_LT(second.chunk_cache_entries_found, 2 * kStreams);
+  EXPECT_EQ(second.store_chunks_downloaded + second.chunk_cache_entries_found, 2 * kStreams);
+}
+
 // A log query with a limit and no stages needs only the first `limit` entries of all streams:
 // chunks, then blocks, past the time that many entries reach are not read, and the answer is
 // the one a full read gives (here many streams share each timestamp, so ties decide it).

@@ -157,9 +157,23 @@ void Querier::CacheStore(const std::vector<std::string>& keys,
                          cache::Cache* cache) {
   if (cache == nullptr || keys.empty())
     return;
-  std::vector<std::string_view> key_views(keys.begin(), keys.end());
-  cache->Store(key_views, values);
-  for (std::string_view v : values)
+  // Of a cache that knows its size, one read takes at most a share (what it stores first):
+  // a scan of more chunks than the cache holds would otherwise push out everything in it for
+  // chunks that the next scan evicts before it gets back to them (an LRU smaller than a
+  // repeated scan never hits), paying a copy of each. Memcached stores everything, as Loki.
+  size_t n = keys.size();
+  if (const uint64_t capacity = cache->CapacityBytes(); capacity > 0) {
+    const uint64_t budget = capacity / kReadShareOfCache;
+    uint64_t sent = static_cast<uint64_t>(stats.chunk_cache_bytes_sent);
+    n = 0;
+    while (n < keys.size() && sent + values[n].size() <= budget)
+      sent += values[n++].size();
+  }
+  if (n == 0)
+    return;
+  std::vector<std::string_view> key_views(keys.begin(), keys.begin() + n);
+  cache->Store(key_views, values.first(n));
+  for (std::string_view v : values.first(n))
     stats.chunk_cache_bytes_sent += static_cast<int64_t>(v.size());
 }
 

@@ -144,13 +144,18 @@ class Querier {
                                                                   int64_t start_ns,
                                                                   int64_t end_ns);
 
+  // One read (`SourceStats`: a query has one per reader thread) stores at most
+  // 1/kReadShareOfCache of a cache's capacity, when the cache knows it.
+  static constexpr uint64_t kReadShareOfCache = 8;
+
  private:
   // Looks `keys` up in `cache` (none: all misses) in one batch (the request, keys and bytes
   // received counted in `stats`): element i holds keys[i]'s value if there was one.
   std::vector<std::optional<std::string>> CacheFetch(const std::vector<std::string>& keys,
                                                      logql_engine::SourceStats& stats,
                                                      cache::Cache* cache);
-  // Stores keys[i] -> values[i] in `cache` (none: nothing; bytes sent counted in `stats`).
+  // Stores keys[i] -> values[i] in `cache` (none: nothing; bytes sent counted in `stats`), as
+  // many as fit in the read's share of a cache that knows its capacity (kReadShareOfCache).
   void CacheStore(const std::vector<std::string>& keys, std::span<const std::string_view> values,
                   logql_engine::SourceStats& stats, cache::Cache* cache);
   // Fills `out[i]` for each key found in the chunk cache (hit bytes added to `hit_bytes`) and

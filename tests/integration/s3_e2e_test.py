@@ -292,6 +292,19 @@ class S3RoundTripTest(unittest.TestCase):
             m = metrics(fresh)
             self.assertIn(metric(m, "loki_ingester_memory_streams"), (None, 0.0))
 
+            # No cache is configured, so (as in Loki) an embedded chunk cache is: a query
+            # asked before reads nothing from the bucket again.
+            self.assertEqual(query_lines(fresh, '{app="rt-app2"}'), expected(
+                {"rt-app2": self.data["rt-app2"]}))
+            again = get_json(fresh, "/loki/api/v1/query_range",
+                             dict(WINDOW, query='{app="rt-app2"}', limit="5000",
+                                  direction="forward"))
+            st = again["data"]["stats"]
+            self.assertEqual(st["querier"]["store"]["totalChunksDownloaded"], 0, st)
+            self.assertEqual(st["querier"]["store"]["chunk"]["compressedBytes"], 0, st)
+            self.assertGreater(st["cache"]["chunk"]["entriesFound"], 0, st)
+            self.assertGreater(metric(metrics(fresh), "loki_cache_hits"), 0)
+
 
 class S3OutageTest(unittest.TestCase):
     """The store goes away between pushes and comes back empty; every acknowledged line is
