@@ -30,9 +30,10 @@ class Trimmer {
  public:
   Trimmer() : thread_([this] { Run(); }) { thread_.detach(); }
 
-  void Request() {
+  void Request(TrimWhen when) {
     std::lock_guard lock(mu_);
     pending_ = true;
+    trim_when_grown_ = trim_when_grown_ || when == TrimWhen::kQuietOrGrown;
     cv_.notify_one();
   }
 
@@ -48,7 +49,8 @@ class Trimmer {
       do {
         pending_ = false;
       } while (cv_.wait_for(lock, kQuietPeriod, [this] { return pending_; }) &&
-               ResidentBytes() < trimmed_resident_ + kGrowthBeforeTrim);
+               !(trim_when_grown_ && ResidentBytes() >= trimmed_resident_ + kGrowthBeforeTrim));
+      trim_when_grown_ = false;
       lock.unlock();
       TrimMemoryNow();
       const long resident = ResidentBytes();
@@ -60,6 +62,7 @@ class Trimmer {
   std::mutex mu_;
   std::condition_variable cv_;
   bool pending_ = false;
+  bool trim_when_grown_ = false;  // a request since the last trim allows kQuietOrGrown
   long trimmed_resident_ = 0;  // resident bytes right after the last trim
   std::thread thread_;
 };
@@ -97,10 +100,10 @@ void TuneMalloc() {
 #endif
 }
 
-void RequestMemoryTrim() {
+void RequestMemoryTrim(TrimWhen when) {
   // Leaked on purpose: the detached thread uses it until the process exits.
   static Trimmer* const trimmer = new Trimmer();
-  trimmer->Request();
+  trimmer->Request(when);
 }
 
 }  // namespace norn

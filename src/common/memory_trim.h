@@ -5,16 +5,27 @@
 // process that flushes a few hundred MB of chunks or runs a query over a GB of them would
 // otherwise keep that high-water mark as RSS for good. Callers that just freed a lot request a
 // trim; a background thread performs it (it walks every arena, a few ms) once requests have
-// stopped for half a second, or at the next request once the resident set has grown 32 MB
-// since the last trim, so the request costs the caller nothing and a burst of queries reuses
-// its memory without climbing. Requests made while a trim runs are merged into one more trim.
-// No-op on other C libraries.
+// stopped for half a second, so the request costs the caller nothing and a burst of queries
+// reuses its memory instead of faulting it in again. Requests made while a trim runs are merged
+// into one more trim. No-op on other C libraries.
 #pragma once
 
 namespace norn {
 
+enum class TrimWhen {
+  // Once requests stop, or at the next request once the resident set has grown 32 MB since
+  // the last trim: ingestion may never pause, and memory freed into one arena is not reused by
+  // the others, so without this its flushes would climb well above their working set.
+  kQuietOrGrown,
+  // Only once requests stop (queries): trimming between the queries of a burst made each one
+  // fault in again the memory the previous one freed. On this project's 2-core VM a page fault
+  // costs 10-15 us; a 5 ms "newest 1000 lines" query right after a large one took 2-3 ms
+  // longer, for no lower peak (querybench VmHWM 90-103 MB either way).
+  kQuiet,
+};
+
 // Thread-safe; starts the trimming thread on first use.
-void RequestMemoryTrim();
+void RequestMemoryTrim(TrimWhen when = TrimWhen::kQuietOrGrown);
 
 // Trims now, on the calling thread (tests; shutdown paths).
 void TrimMemoryNow();

@@ -114,5 +114,33 @@ TEST(MemoryTrimTest, TunedMallocReusesFreedBuffersWithoutPageFaults) {
 #endif
 }
 
+// Queries' requests wait for a pause however much memory was freed: a burst keeps reusing it.
+// Once they stop, the trim comes.
+TEST(MemoryTrimTest, QueryRequestsWaitForAPause) {
+#if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
+  GTEST_SKIP() << "glibc's allocator is not the one in use";
+#else
+  TrimMemoryNow();
+  const long before = ResidentBytes();
+  std::vector<char*> kept = FragmentAnArena();
+  const long freed = ResidentBytes();
+  ASSERT_GT(freed, before + (80l << 20));
+  // A burst of 1.5 s, a request every 100 ms (under the half-second pause).
+  for (int i = 0; i < 15; ++i) {
+    RequestMemoryTrim(TrimWhen::kQuiet);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GT(ResidentBytes(), before + (80l << 20)) << "trimmed during the burst";
+  long now = ResidentBytes();
+  for (int waited_ms = 0; waited_ms < 10000 && now > before + (40l << 20); waited_ms += 50) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    now = ResidentBytes();
+  }
+  EXPECT_LT(now, before + (40l << 20)) << "before " << before << " freed " << freed;
+  for (char* p : kept)
+    free(p);
+#endif
+}
+
 }  // namespace
 }  // namespace norn

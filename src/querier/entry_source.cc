@@ -914,8 +914,10 @@ absl::Status TenantEntrySource::SelectLogsParallel(
     AddStats(part_stats[k], stats_);
     store_bytes += part_stats[k].store_chunk.compressed_bytes;
   }
-  // The chunks and buffers of a large read are free now; give them back to the OS.
-  if (store_bytes >= kTrimAfterBytes) RequestMemoryTrim();
+  // The chunks and buffers of a large read are free now; give them back to the OS once
+  // queries pause.
+  if (store_bytes >= kTrimAfterBytes)
+    RequestMemoryTrim(TrimWhen::kQuiet);
   for (size_t k = 0; k < n; ++k) RETURN_IF_ERROR(read_status[k]);
   return absl::OkStatus();
 }
