@@ -674,10 +674,13 @@ absl::Status PlanRead(Querier* querier, const std::string& tenant, const SourceL
   }
 
   // Units of at most kMaxChunksPerUnit store chunks (bounded memory, one parallel fetch each);
-  // smaller when several readers share the work, so they finish together.
-  const size_t per_unit =
-      readers > 1 ? std::clamp<size_t>(total_chunks / (readers * 8), 4, kMaxChunksPerUnit)
-                  : kMaxChunksPerUnit;
+  // smaller when several readers share the work, so they finish together. With the chunk
+  // indexes read above, a unit's one fetch is its blocks' data: a unit per series then lets the
+  // readers share a limited read of a few streams evenly.
+  const size_t min_per_unit = plan.indexes.empty() ? 4 : 1;
+  const size_t per_unit = readers > 1 ? std::clamp<size_t>(total_chunks / (readers * 8),
+                                                           min_per_unit, kMaxChunksPerUnit)
+                                      : kMaxChunksPerUnit;
   size_t mem = 0;
   for (size_t next = 0; next < refs.size();) {
     size_t end = next, chunks = 0;
