@@ -411,9 +411,24 @@ class ChunkCacheTest(unittest.TestCase):
             self.assertGreater(failures or 0, 0)
             self.assertEqual(n.stop(), 0, n.stderr())
 
-    def test_embedded_chunk_cache_default(self):
-        # No config file: the single-binary defaults, whose chunk cache is the embedded one.
-        with Norn(workdir=_mk(self.root, "e"), args=["-querier.query-store-only=true"]) as n:
+    def test_no_chunk_cache_over_the_filesystem_by_default(self):
+        # No config file: the single-binary defaults store chunks on the filesystem, whose
+        # files the page cache keeps; no embedded chunk cache copies them (docs/caching.md).
+        with Norn(workdir=_mk(self.root, "d"), args=["-querier.query-store-only=true"]) as n:
+            n.start()
+            push_all(n)
+            self.assertEqual(n.request("POST", "/flush")[0], 204)
+            self.assertEqual(query_lines(n), expected_lines())
+            self.assertEqual(query_lines(n), expected_lines())
+            self.assertIn(metric(n, "loki_cache_fetched_keys", name="chunks"), (None, 0))
+            self.assertIn(metric(n, "loki_embeddedcache_entries", cache="chunks"), (None, 0))
+            self.assertEqual(n.stop(), 0, n.stderr())
+
+    def test_embedded_chunk_cache(self):
+        # The single-binary defaults with the embedded chunk cache asked for by its flag.
+        with Norn(workdir=_mk(self.root, "e"),
+                  args=["-querier.query-store-only=true",
+                        "-store.chunks-cache.embedded-cache.enabled=true"]) as n:
             n.start()
             push_all(n)
             self.assertEqual(n.request("POST", "/flush")[0], 204)
