@@ -38,6 +38,17 @@ namespace {
   return kept;
 }
 
+// Waits up to 10 s for a background trim to bring the resident set within 40 MiB of `before`;
+// returns the last reading.
+long WaitForTrim(long before) {
+  long now = ResidentBytes();
+  for (int waited_ms = 0; waited_ms < 10000 && now > before + (40l << 20); waited_ms += 50) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    now = ResidentBytes();
+  }
+  return now;
+}
+
 TEST(MemoryTrimTest, FreedArenaMemoryLeavesTheProcess) {
 #if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
   GTEST_SKIP() << "glibc's allocator is not the one in use";
@@ -54,28 +65,37 @@ TEST(MemoryTrimTest, FreedArenaMemoryLeavesTheProcess) {
 #endif
 }
 
+// A thread's arena fragmented by FragmentAnArena right after a trim, for the background trims.
+class BackgroundTrimTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+#if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
+    GTEST_SKIP() << "glibc's allocator is not the one in use";
+#else
+    TrimMemoryNow();
+    before_ = ResidentBytes();
+    kept_ = FragmentAnArena();
+    freed_ = ResidentBytes();
+    ASSERT_GT(freed_, before_ + (80l << 20));
+#endif
+  }
+  void TearDown() override {
+    for (char* p : kept_)
+      free(p);
+  }
+
+  long before_ = 0;
+  long freed_ = 0;
+  std::vector<char*> kept_;
+};
+
 // A requested trim happens on the background thread, with no further call (here at once:
 // the freed memory is more than the growth the trimmer waits out).
-TEST(MemoryTrimTest, RequestedTrimHappensInTheBackground) {
-#if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
-  GTEST_SKIP() << "glibc's allocator is not the one in use";
-#else
-  TrimMemoryNow();
-  const long before = ResidentBytes();
-  std::vector<char*> kept = FragmentAnArena();
-  const long freed = ResidentBytes();
-  ASSERT_GT(freed, before + (80l << 20));
+TEST_F(BackgroundTrimTest, RequestedTrimHappensInTheBackground) {
   for (int i = 0; i < 5; ++i)
     RequestMemoryTrim();
-  long now = freed;
-  for (int waited_ms = 0; waited_ms < 10000 && now > before + (40l << 20); waited_ms += 50) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    now = ResidentBytes();
-  }
-  EXPECT_LT(now, before + (40l << 20)) << "before " << before << " freed " << freed;
-  for (char* p : kept)
-    free(p);
-#endif
+  EXPECT_LT(WaitForTrim(before_), before_ + (40l << 20))
+      << "before " << before_ << " freed " << freed_;
 }
 
 // Page faults taken so far by the calling thread.
@@ -116,30 +136,15 @@ TEST(MemoryTrimTest, TunedMallocReusesFreedBuffersWithoutPageFaults) {
 
 // Queries' requests wait for a pause however much memory was freed: a burst keeps reusing it.
 // Once they stop, the trim comes.
-TEST(MemoryTrimTest, QueryRequestsWaitForAPause) {
-#if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
-  GTEST_SKIP() << "glibc's allocator is not the one in use";
-#else
-  TrimMemoryNow();
-  const long before = ResidentBytes();
-  std::vector<char*> kept = FragmentAnArena();
-  const long freed = ResidentBytes();
-  ASSERT_GT(freed, before + (80l << 20));
+TEST_F(BackgroundTrimTest, QueryRequestsWaitForAPause) {
   // A burst of 1.5 s, a request every 100 ms (under the half-second pause).
   for (int i = 0; i < 15; ++i) {
     RequestMemoryTrim(TrimWhen::kQuiet);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  EXPECT_GT(ResidentBytes(), before + (80l << 20)) << "trimmed during the burst";
-  long now = ResidentBytes();
-  for (int waited_ms = 0; waited_ms < 10000 && now > before + (40l << 20); waited_ms += 50) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    now = ResidentBytes();
-  }
-  EXPECT_LT(now, before + (40l << 20)) << "before " << before << " freed " << freed;
-  for (char* p : kept)
-    free(p);
-#endif
+  EXPECT_GT(ResidentBytes(), before_ + (80l << 20)) << "trimmed during the burst";
+  EXPECT_LT(WaitForTrim(before_), before_ + (40l << 20))
+      << "before " << before_ << " freed " << freed_;
 }
 
 }  // namespace
