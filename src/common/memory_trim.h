@@ -19,7 +19,7 @@ enum class TrimWhen {
   kQuietOrGrown,
   // Only once requests stop (queries): trimming between the queries of a burst made each one
   // fault in again the memory the previous one freed. On this project's 2-core VM a page fault
-  // costs 10-15 us; a 5 ms "newest 1000 lines" query right after a large one took 2-3 ms
+  // costs 12-19 us; a 5 ms "newest 1000 lines" query right after a large one took 2-3 ms
   // longer, for no lower peak (querybench VmHWM 90-103 MB either way).
   kQuiet,
 };
