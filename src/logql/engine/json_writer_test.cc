@@ -146,6 +146,23 @@ std::string ReferenceGoString(std::string_view s) {
   return out + "\"";
 }
 
+// Quotes and backslashes in runs and at every offset of several 16-byte steps (escaped in
+// place, each followed by a copy of the rest), mixed with bytes that need EncodeAt.
+TEST(JsonWriterTest, GoStringEscapingOfQuoteDenseLines) {
+  const std::string patterns[] = {"\"", "\\", "\"\"x", "a\"b\\c", "\"\xc3\xbc\"", "\"<\"\n"};
+  for (const std::string& pattern : patterns) {
+    for (size_t offset = 0; offset < 17; ++offset) {
+      std::string line(offset, 'x');
+      while (line.size() < 90)
+        line += pattern;
+      for (size_t len = 0; len <= line.size(); ++len) {
+        const std::string cut = line.substr(0, len);
+        ASSERT_EQ(Str(cut), ReferenceGoString(cut)) << pattern << " " << offset << " " << len;
+      }
+    }
+  }
+}
+
 TEST(JsonWriterTest, GoStringEscapingOfRandomLines) {
   std::mt19937_64 rng(5);
   const std::string pieces[] = {"\"",
