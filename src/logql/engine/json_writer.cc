@@ -9,6 +9,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/spare_body.h"
+
 namespace norn::logql_engine {
 
 namespace {
@@ -426,7 +428,7 @@ std::string RenderQueryResponse(const QueryResult& r) {
     for (const StreamEntry& e : s.entries)
       estimate += e.line.size() + 32;  // ts, quotes, commas
   }
-  std::string out;
+  std::string out = TakeSpareBody();     // the server gives it back once written
   out.reserve(estimate + estimate / 4);  // escapes (quotes of JSON lines)
   WriteQueryResponse(r, [&](std::string_view s) { out.append(s); });
   return out;

@@ -30,9 +30,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "common/metrics.h"
+#include "common/spare_body.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "common/metrics.h"
 #include "server/http/body_decoder.h"
 #include "server/http/websocket.h"
 
@@ -371,7 +372,10 @@ class HttpServer::Impl {
         break;
       }
       res.keep_alive(keep_alive && !shutting_down_.load());
-      if (!co_await Write(*conn, res)) break;
+      const bool written = co_await Write(*conn, res);
+      GiveSpareBody(std::move(res.body()));  // for the next answer to render into
+      if (!written)
+        break;
       if (!res.keep_alive()) break;
     }
     boost::system::error_code ec;
