@@ -441,6 +441,7 @@ void ApplyChunkCacheDefault(Config& c, const KeyLines& keys) {
   CacheConfig& cc = c.chunk_store_config.chunk_cache_config;
   if (keys.contains("chunk_store_config.chunk_cache_config.embedded_cache.enabled"))
     return;
+  // The test cache::MemcachedConfigured makes (this module does not depend on that one).
   if (!cc.memcached_client.host.empty() || !cc.memcached_client.addresses.empty())
     return;
   cc.embedded_cache.enabled = c.schema_config.configs.back().object_store != "filesystem";

@@ -173,13 +173,10 @@ TEST_F(EntrySourceTest, ParallelAndLinelessReadsAreExact) {
   EXPECT_EQ(n, 13u * 6);
 }
 
-// An LRU that says it holds `capacity` bytes (and holds everything, so that what was stored
-// can be told from what was not).
-class SizedCache : public cache::Cache {
+// Hands everything to `inner`; the test caches below change one thing.
+class ForwardingCache : public cache::Cache {
  public:
-  explicit SizedCache(uint64_t capacity)
-      : inner_(std::make_shared<cache::LruCache>("chunks", cache::EmbeddedCacheOptions{})),
-        capacity_(capacity) {}
+  explicit ForwardingCache(std::shared_ptr<cache::Cache> inner) : inner_(std::move(inner)) {}
   void Store(std::span<const std::string_view> keys,
              std::span<const std::string_view> values) override {
     inner_->Store(keys, values);
@@ -187,12 +184,23 @@ class SizedCache : public cache::Cache {
   cache::FetchResult Fetch(std::span<const std::string_view> keys) override {
     return inner_->Fetch(keys);
   }
-  std::string_view Name() const override { return "sized"; }
-  uint64_t CapacityBytes() const override { return capacity_; }
+  std::string_view Name() const override { return inner_->Name(); }
   void Stop() override { inner_->Stop(); }
 
  private:
   std::shared_ptr<cache::Cache> inner_;
+};
+
+// An LRU that says it holds `capacity` bytes (and holds everything, so that what was stored
+// can be told from what was not).
+class SizedCache : public ForwardingCache {
+ public:
+  explicit SizedCache(uint64_t capacity)
+      : ForwardingCache(std::make_shared<cache::LruCache>("chunks", cache::EmbeddedCacheOptions{})),
+        capacity_(capacity) {}
+  uint64_t CapacityBytes() const override { return capacity_; }
+
+ private:
   uint64_t capacity_;
 };
 
@@ -540,26 +548,17 @@ TEST_F(BlockReadTest, ChunkIndexesGoThroughTheIndexCacheWithoutAChunkCache) {
 }
 
 // A cache that hands out every value with one byte flipped.
-class DamagingCache : public cache::Cache {
+class DamagingCache : public ForwardingCache {
  public:
-  explicit DamagingCache(std::shared_ptr<cache::Cache> inner) : inner_(std::move(inner)) {}
-  void Store(std::span<const std::string_view> keys,
-             std::span<const std::string_view> values) override {
-    inner_->Store(keys, values);
-  }
+  using ForwardingCache::ForwardingCache;
   cache::FetchResult Fetch(std::span<const std::string_view> keys) override {
-    cache::FetchResult r = inner_->Fetch(keys);
+    cache::FetchResult r = ForwardingCache::Fetch(keys);
     for (std::string& v : r.values) {
       if (!v.empty())
         v[v.size() / 2] ^= 0x5a;
     }
     return r;
   }
-  std::string_view Name() const override { return "damaging"; }
-  void Stop() override { inner_->Stop(); }
-
- private:
-  std::shared_ptr<cache::Cache> inner_;
 };
 
 // Damaged cached tails and blocks are misses: the query reads the store and answers right.

@@ -254,11 +254,11 @@ void AppendGoJsonString(std::string* out, std::string_view s) {
   *w++ = '"';
   size_t i = 0;
 #if defined(__SSE2__)
-  // While a whole 16-byte step more lies ahead, the quotes and backslashes of a step (JSON
+  // 16 bytes a step: plain bytes are copied as they are. A step's quotes and backslashes (JSON
   // lines hold one every few bytes) are escaped in place, each followed by a 16-byte copy of
-  // what comes after it, instead of starting a new step at every one; any other special byte
-  // goes to EncodeAt. (The copies may read up to 16 bytes past the step, hence the 32.)
-  while (i + 32 <= s.size()) {
+  // what comes after it, instead of starting a new step at every one, as long as that copy
+  // stays within `s`; any other special byte, or one near the end, goes to EncodeAt.
+  while (i + 16 <= s.size()) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(w), v);
     unsigned mask = SpecialMask(v);
@@ -266,7 +266,7 @@ void AppendGoJsonString(std::string* out, std::string_view s) {
     while (mask != 0) {
       const size_t k = static_cast<size_t>(__builtin_ctz(mask));
       const char c = s[i + k];
-      if (c != '"' && c != '\\')
+      if ((c != '"' && c != '\\') || i + k + 1 + 16 > s.size())
         break;
       // Bytes [done, k) are already in place from the last copy.
       w += k - done;
@@ -285,21 +285,6 @@ void AppendGoJsonString(std::string* out, std::string_view s) {
     const size_t k = static_cast<size_t>(__builtin_ctz(mask));
     w += k - done;
     i += k;
-    EncodeAt(s, &i, &w);
-  }
-  while (i + 16 <= s.size()) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
-    // Copy all 16 bytes; the ones from the first special byte on are overwritten.
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(w), v);
-    const unsigned mask = SpecialMask(v);
-    if (mask == 0) {
-      i += 16;
-      w += 16;
-      continue;
-    }
-    const size_t plain = static_cast<size_t>(__builtin_ctz(mask));
-    i += plain;
-    w += plain;
     EncodeAt(s, &i, &w);
   }
 #endif
